@@ -1,0 +1,69 @@
+// Every failure imgdesc reports is one of these classes. Each carries a stable
+// `code` that scripts may match on; only the CLI maps codes to exit statuses.
+
+export interface DescriptionProblem {
+  /** What is wrong and what is allowed. */
+  readonly message: string;
+  /** Element path such as /image/containers[2]/container[1]/@tag ("" for the document). */
+  readonly path: string;
+  /** 1-based line in the description file, or null when no line applies. */
+  readonly line: number | null;
+}
+
+export abstract class ImgdescError extends Error {
+  abstract readonly code: string;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Command line misuse: unknown option, missing argument. */
+export class UsageError extends ImgdescError {
+  readonly code = 'IMGDESC_USAGE';
+}
+
+/** The description could not be found or read (wrong path, empty directory, several *.kiwi). */
+export class DescriptionLoadError extends ImgdescError {
+  readonly code = 'IMGDESC_DESCRIPTION_LOAD';
+  constructor(message: string, readonly file: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** The description was read but is not acceptable; carries every problem found. */
+export class DescriptionInvalidError extends ImgdescError {
+  readonly code = 'IMGDESC_DESCRIPTION_INVALID';
+  constructor(readonly file: string, readonly problems: readonly DescriptionProblem[]) {
+    super(
+      `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'} in the description` +
+        (problems[0] ? ` (first: ${problems[0].path || '/'}: ${problems[0].message})` : ''),
+    );
+  }
+}
+
+/** Profile or architecture selection that the description cannot satisfy. */
+export class SelectionError extends ImgdescError {
+  readonly code = 'IMGDESC_SELECTION';
+}
+
+/** A container source (registry, archive, layout) failed. */
+export class SourceError extends ImgdescError {
+  readonly code: string = 'IMGDESC_SOURCE';
+  constructor(message: string, readonly reference: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** Writing output (archives, units) failed. */
+export class OutputError extends ImgdescError {
+  readonly code = 'IMGDESC_OUTPUT';
+  constructor(message: string, readonly target: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** The operation was cancelled through its AbortSignal (SIGINT/SIGTERM). */
+export class AbortedError extends ImgdescError {
+  readonly code = 'IMGDESC_ABORTED';
+}
