@@ -1,0 +1,70 @@
+// imgdesc's command dispatcher: runs a command and maps errors to exit codes to a command and maps errors to exit codes.
+
+import { readFileSync } from 'node:fs';
+import { DescriptionInvalidError, ImgdescError, UsageError } from '../errors.js';
+import { planCommand } from './commands/plan.js';
+import { validateCommand } from './commands/validate.js';
+import { EXIT, exitCodeFor } from './exit-codes.js';
+import { processIo, type Io } from './io.js';
+import { problemLine } from './output.js';
+
+export const HELP = `imgdesc — compile KIWI-style appliance image descriptions
+
+usage: imgdesc <command> [options]
+
+commands:
+  validate DESCRIPTION   check a description and report every problem
+  plan DESCRIPTION       show the containers a build would fetch, and where they go
+
+common options:
+  --profile NAME         select a profile (repeatable; default: import="true" profiles)
+  --target-arch ARCH     target architecture as \`uname -m\` names it (default: this host)
+  --json                 machine-readable output on stdout
+  -h, --help             help for imgdesc or a command
+  --version              print the version
+
+exit codes: 0 ok, 1 internal error, 2 usage error, 3 invalid description,
+            4 source/registry failure, 5 output/filesystem failure, 130 interrupted`;
+
+type Command = (argv: string[], io: Io) => Promise<number>;
+const COMMANDS: Record<string, Command> = {
+  validate: validateCommand,
+  plan: planCommand,
+};
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export async function run(argv: string[], io: Io = processIo): Promise<number> {
+  const [name, ...rest] = argv;
+  const json = rest.includes('--json');
+  try {
+    if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+      io.out(HELP);
+      return name === undefined ? EXIT.USAGE : EXIT.OK;
+    }
+    if (name === '--version') {
+      io.out(version());
+      return EXIT.OK;
+    }
+    const command = COMMANDS[name];
+    if (!command) throw new UsageError(`unknown command "${name}"; commands: ${Object.keys(COMMANDS).join(', ')} (see imgdesc --help)`);
+    return await command(rest, io);
+  } catch (err) {
+    const code = exitCodeFor(err);
+    if (err instanceof DescriptionInvalidError) {
+      if (json) io.out(JSON.stringify({ error: { code: err.code, message: err.message, file: err.file, problems: err.problems } }, null, 2));
+      for (const p of err.problems) io.err(problemLine(err.file, p));
+    } else if (err instanceof ImgdescError) {
+      if (json) io.out(JSON.stringify({ error: { code: err.code, message: err.message } }, null, 2));
+      io.err(`imgdesc: ${err.message}`);
+      if (err instanceof UsageError) io.err('(see imgdesc --help)');
+    } else {
+      if (json) io.out(JSON.stringify({ error: { code: 'IMGDESC_INTERNAL', message: String((err as Error)?.message ?? err) } }, null, 2));
+      io.err(`imgdesc: internal error: ${(err as Error)?.stack ?? String(err)}`);
+    }
+    return code;
+  }
+}
