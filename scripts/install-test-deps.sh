@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs on a fresh Debian 12 machine (as
+# root): the real parts the integration tests drive, then the npm packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEBIAN_PACKAGES=(
+  docker-registry   # distribution 2.8.2: the registry the tests fetch from
+  skopeo            # pushes test images, and checks our archives
+  podman            # loads our archives into a throwaway storage
+  umoci             # inspects OCI layouts
+  apache2-utils     # htpasswd for the Basic-auth registry
+  openssl           # test CA and certificates
+  systemd-container # systemd-nspawn, to boot a test root
+  debootstrap       # builds that test root
+  iproute2          # network namespaces for the WAN benchmark
+)
+
+missing=()
+for p in "${DEBIAN_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" != 0 ]; then
+    echo "install-test-deps: need root to install: ${missing[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+npm ci --no-audit --no-fund

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The whole suite on a fresh Debian machine: install what the tests need, build, test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-test-deps.sh
+npm run build
+npm test

@@ -1,0 +1,37 @@
+// Runs the CLI in-process (fast, for most tests) or as a real process.
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { run } from '../../src/cli/main.js';
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export async function runCli(args: string[]): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  const code = await run(args, {
+    out: (t) => (stdout += t.endsWith('\n') ? t : `${t}\n`),
+    err: (t) => (stderr += t.endsWith('\n') ? t : `${t}\n`),
+  });
+  return { code, stdout, stderr };
+}
+
+export const REPO = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Runs `node --import tsx src/cli/bin.ts ARGS` as a child process. */
+export function spawnCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', `${REPO}src/cli/bin.ts`, ...args],
+      { cwd: options.cwd ?? REPO, env: { ...process.env, ...options.env }, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
