@@ -47,11 +47,23 @@ export class SelectionError extends ImgdescError {
   readonly code = 'IMGDESC_SELECTION';
 }
 
-/** A container source (registry, archive, layout) failed. */
+/**
+ * A container source (registry, archive, layout) failed. `reason` refines the
+ * code: IMGDESC_SOURCE_AUTH, _NOT_FOUND, _DIGEST, _NETWORK, _TLS, _PROTOCOL,
+ * _PLATFORM, _MISSING (offline archive absent). All map to exit 4.
+ */
+export type SourceReason = 'AUTH' | 'NOT_FOUND' | 'DIGEST' | 'NETWORK' | 'TLS' | 'PROTOCOL' | 'PLATFORM' | 'MISSING' | 'REGISTRY';
+
 export class SourceError extends ImgdescError {
-  readonly code: string = 'IMGDESC_SOURCE';
-  constructor(message: string, readonly reference: string, options?: { cause?: unknown }) {
+  readonly code: string;
+  constructor(
+    readonly reason: SourceReason,
+    message: string,
+    readonly reference: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
+    this.code = `IMGDESC_SOURCE_${reason}`;
   }
 }
 

@@ -2,6 +2,7 @@
 
 import { readFileSync } from 'node:fs';
 import { DescriptionInvalidError, ImgdescError, UsageError } from '../errors.js';
+import { buildCommand } from './commands/build.js';
 import { planCommand } from './commands/plan.js';
 import { validateCommand } from './commands/validate.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
@@ -15,6 +16,7 @@ usage: imgdesc <command> [options]
 commands:
   validate DESCRIPTION   check a description and report every problem
   plan DESCRIPTION       show the containers a build would fetch, and where they go
+  build DESCRIPTION      fetch them into oci-archives in an image root (see imgdesc build --help)
 
 common options:
   --profile NAME         select a profile (repeatable; default: import="true" profiles)
@@ -30,6 +32,7 @@ type Command = (argv: string[], io: Io) => Promise<number>;
 const COMMANDS: Record<string, Command> = {
   validate: validateCommand,
   plan: planCommand,
+  build: buildCommand,
 };
 
 function version(): string {

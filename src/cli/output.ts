@@ -1,6 +1,7 @@
 // Rendering for humans and for --json. Commands build data; this prints it.
 
 import type { DescriptionProblem } from '../errors.js';
+import type { BuildResult } from '../build/build.js';
 import type { Plan } from '../plan/plan.js';
 
 export function problemLine(file: string, p: DescriptionProblem): string {
@@ -53,4 +54,49 @@ export function planText(plan: Plan): string {
   }
   for (const note of plan.notes) out.push(`note: ${note}`);
   return out.join('\n');
+}
+
+export function humanSize(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let n = bytes;
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return i === 0 ? `${n} B` : `${n.toFixed(1)} ${units[i]}`;
+}
+
+export function buildJson(result: BuildResult) {
+  return {
+    root: result.root,
+    containers: result.images.map((i) => ({
+      reference: i.reference,
+      archive: i.archive,
+      path: i.file,
+      digest: i.digest,
+      indexDigest: i.indexDigest,
+      platform: i.platform,
+      size: i.size,
+      backend: i.backend,
+      load: i.load,
+      source: i.origin,
+      warnings: [...i.warnings],
+    })),
+  };
+}
+
+export function buildText(result: BuildResult): string {
+  if (result.images.length === 0) return `root: ${result.root}\nno containers selected; nothing fetched`;
+  const total = result.images.reduce((n, i) => n + i.size, 0);
+  return [
+    `root: ${result.root}`,
+    '',
+    table(
+      ['REFERENCE', 'DIGEST', 'PLATFORM', 'SIZE', 'ARCHIVE'],
+      result.images.map((i) => [i.reference, i.digest, i.platform, humanSize(i.size), i.archive]),
+    ),
+    '',
+    `${result.images.length} image${result.images.length === 1 ? '' : 's'}, ${humanSize(total)} in archives`,
+  ].join('\n');
 }

@@ -1,0 +1,122 @@
+import { build, type BuildEvent } from '../../build/build.js';
+import { containerDirFor } from '../../build/pick-source.js';
+import { loadDescription } from '../../description/load.js';
+import { UsageError } from '../../errors.js';
+import { makePlan } from '../../plan/plan.js';
+import { DEFAULT_RETRY } from '../../registry/retry.js';
+import { parseCommand, SELECTION_OPTIONS, selectionFrom } from '../args.js';
+import { EXIT } from '../exit-codes.js';
+import type { Io } from '../io.js';
+import { buildJson, buildText, humanSize } from '../output.js';
+
+export const BUILD_HELP = `usage: imgdesc build DESCRIPTION [--root DIR] [--profile NAME]... [--target-arch ARCH]
+              [--container-dir DIR] [--offline] [--authfile FILE] [--tls-verify=false]
+              [--cert-dir DIR] [--retries N] [--timeout SECONDS] [--json] [--quiet]
+
+Fetches every planned container into an oci-archive at
+ROOT/var/tmp/kiwi_containers/<name>_<tag>, named inside by its full reference.
+
+  --root DIR           image root to write into (default ./build/root; created if missing)
+  --container-dir DIR  pre-fetched images: DIR/<reference>.ociarchive or an OCI layout at
+                       DIR/<reference>/ (OBS _obsrepositories layout); on an OBS worker
+                       (/.buildenv) the default is /usr/src/packages/SOURCES/containers/_obsrepositories
+  --offline            never use the network; a missing pre-fetched image is an error
+  --authfile FILE      registry credentials (containers-auth.json); default lookup as podman
+  --tls-verify=false   allow plain http and unverified https (local registries only)
+  --cert-dir DIR       trust DIR/*.crt as CAs (in addition to /etc/containers/certs.d/HOST/)
+  --retries N          attempts per registry request (default ${DEFAULT_RETRY.attempts})
+  --timeout SECONDS    give up on a connection that sends nothing for this long (default 60)
+  --json               print the report as JSON on stdout, nothing else
+  --quiet              print nothing but errors
+
+Archive entries get their mtime from SOURCE_DATE_EPOCH (0 when unset).`;
+
+const BUILD_OPTIONS = {
+  ...SELECTION_OPTIONS,
+  root: { type: 'string' },
+  'container-dir': { type: 'string' },
+  offline: { type: 'boolean' },
+  authfile: { type: 'string' },
+  'tls-verify': { type: 'string' },
+  'cert-dir': { type: 'string' },
+  retries: { type: 'string' },
+  timeout: { type: 'string' },
+  quiet: { type: 'boolean', short: 'q' },
+} as const;
+
+function positiveInt(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`build: --${name} must be a positive whole number, not ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
+export function sourceDateEpoch(env: NodeJS.ProcessEnv): number {
+  const v = env.SOURCE_DATE_EPOCH;
+  if (v === undefined || v === '') return 0;
+  if (!/^\d+$/.test(v)) throw new UsageError(`SOURCE_DATE_EPOCH must be a whole number of seconds, not ${JSON.stringify(v)}`);
+  return Number(v);
+}
+
+/** Ends work on SIGINT/SIGTERM; removes the handlers when done. */
+function interruptSignal(): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const onSignal = (name: NodeJS.Signals) => controller.abort(new Error(`received ${name}`));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    dispose() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
+export async function buildCommand(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommand('build', argv, BUILD_OPTIONS);
+  if (values.help) {
+    io.out(BUILD_HELP);
+    return EXIT.OK;
+  }
+  const sel = selectionFrom('build', values, positionals);
+  const tlsVerify = values['tls-verify'] ?? 'true';
+  if (tlsVerify !== 'true' && tlsVerify !== 'false') throw new UsageError(`build: --tls-verify takes true or false, not ${JSON.stringify(tlsVerify)}`);
+  const retries = positiveInt('retries', values.retries, DEFAULT_RETRY.attempts);
+  const timeoutMs = positiveInt('timeout', values.timeout, 60) * 1000;
+  const mtime = sourceDateEpoch(process.env);
+  const quiet = Boolean(values.quiet) || sel.json;
+
+  const description = await loadDescription(sel.description);
+  const plan = makePlan(description, { profiles: sel.profiles, arch: sel.arch });
+  if (!quiet) for (const note of plan.notes) io.err(`note: ${note}`);
+
+  const onEvent = quiet
+    ? undefined
+    : (e: BuildEvent) => {
+        if (e.type === 'done') io.err(`fetched ${e.result.reference} (${e.result.digest.slice(0, 19)}…, ${humanSize(e.result.size)}) from ${e.result.origin}`);
+      };
+  const interrupt = interruptSignal();
+  try {
+    const result = await build(plan, {
+      root: (values.root as string | undefined) ?? 'build/root',
+      containerDir: containerDirFor(values['container-dir'] as string | undefined),
+      offline: Boolean(values.offline),
+      registry: {
+        tlsVerify: tlsVerify === 'true',
+        certDir: values['cert-dir'] as string | undefined,
+        credentials: { authFile: values.authfile as string | undefined },
+        retry: { ...DEFAULT_RETRY, attempts: retries },
+        timeoutMs,
+      },
+      mtime,
+      signal: interrupt.signal,
+      onEvent,
+    });
+    if (sel.json) io.out(JSON.stringify(buildJson(result), null, 2));
+    else if (!quiet) io.out(buildText(result));
+    if (!quiet) for (const img of result.images) for (const w of img.warnings) io.err(`warning: ${w}`);
+    return EXIT.OK;
+  } finally {
+    interrupt.dispose();
+  }
+}

@@ -1,0 +1,334 @@
+// A client for one registry host speaking the distribution API v2: ping,
+// Bearer and Basic auth (tokens cached per scope), manual redirects that never
+// carry Authorization to another origin, bounded retries, and manifests read
+// with a size cap. Blob bodies are returned as streams, never buffered.
+
+import type { Readable } from 'node:stream';
+import { Agent, request, type Dispatcher } from 'undici';
+import { findCredentials, type CredentialLookup, type Credentials } from './credentials.js';
+import { parseChallenges } from './challenge.js';
+import { backoffMs, DEFAULT_RETRY, errorCode, isRetryableError, RETRYABLE_STATUS, retryAfterMs, sleep, type RetryPolicy } from './retry.js';
+import { tlsMaterialFor } from './tls.js';
+
+export interface RegistryClientOptions {
+  /** false: accept plain http and unverified https (for local registries). */
+  readonly tlsVerify: boolean;
+  readonly certDir?: string;
+  readonly certsD?: string;
+  readonly credentials: CredentialLookup;
+  readonly retry?: RetryPolicy;
+  /** No bytes for this long fails the attempt (headers or body). */
+  readonly timeoutMs?: number;
+  readonly userAgent?: string;
+}
+
+/** Failures with an HTTP answer or a network reason; the source maps them to SourceErrors. */
+export class RegistryHttpError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | null,
+    readonly kind: 'auth' | 'not-found' | 'network' | 'tls' | 'registry' | 'protocol',
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface RegistryResponse {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: Readable & { dump(opts?: { limit: number }): Promise<void> };
+  readonly url: string;
+}
+
+const TLS_CODES = /^(ERR_SSL_|ERR_TLS_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_|CERT_|HOSTNAME_MISMATCH)/;
+
+function header(headers: RegistryResponse['headers'], name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** Reads a body up to `limit` bytes; throws when it is longer. */
+export async function readCapped(body: Readable, limit: number, what: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      body.destroy();
+      throw new RegistryHttpError(`${what} is larger than ${limit} bytes; refused`, null, 'protocol');
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+export class RegistryClient {
+  private scheme: 'https' | 'http' | null = null;
+  private dispatcher: Agent | null = null;
+  /** Agents for hosts redirects lead to (blob storage). */
+  private readonly otherAgents = new Map<string, Agent>();
+  private readonly tokens = new Map<string, string>();
+  private credentials: Credentials | null | undefined;
+  private basicAuth = false;
+  private readonly retry: RetryPolicy;
+
+  constructor(
+    readonly host: string,
+    private readonly options: RegistryClientOptions,
+  ) {
+    this.retry = options.retry ?? DEFAULT_RETRY;
+  }
+
+  private async agent(): Promise<Agent> {
+    if (!this.dispatcher) this.dispatcher = await this.makeAgent(this.host);
+    return this.dispatcher;
+  }
+
+  private async makeAgent(host: string): Promise<Agent> {
+    const tls = await tlsMaterialFor(host, this.options.certDir, this.options.certsD);
+    const timeout = this.options.timeoutMs ?? 60_000;
+    return new Agent({
+      connect: { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: this.options.tlsVerify, timeout },
+      headersTimeout: timeout,
+      bodyTimeout: timeout,
+      keepAliveTimeout: 10_000,
+      connections: 16,
+    });
+  }
+
+  private async credentialsFor(repository: string, signal: AbortSignal): Promise<Credentials | null> {
+    if (this.credentials === undefined) {
+      try {
+        this.credentials = (await findCredentials(this.host, repository, this.options.credentials, signal))?.credentials ?? null;
+      } catch (err) {
+        throw new RegistryHttpError((err as Error).message, null, 'auth', { cause: err });
+      }
+    }
+    return this.credentials;
+  }
+
+  /** Picks https, or http when TLS is not verified and https does not answer. */
+  private async baseUrl(signal: AbortSignal): Promise<string> {
+    if (this.scheme) return `${this.scheme}://${this.host}`;
+    const agent = await this.agent();
+    try {
+      const res = await request(`https://${this.host}/v2/`, { method: 'GET', dispatcher: agent, signal, headers: this.baseHeaders() });
+      await res.body.dump();
+      this.scheme = 'https';
+    } catch (err) {
+      if (signal.aborted) throw err;
+      if (!this.options.tlsVerify) {
+        this.scheme = 'http';
+      } else {
+        throw this.networkError(err, `https://${this.host}/v2/`);
+      }
+    }
+    return `${this.scheme}://${this.host}`;
+  }
+
+  private baseHeaders(): Record<string, string> {
+    return { 'user-agent': this.options.userAgent ?? 'imgdesc' };
+  }
+
+  private networkError(err: unknown, url: string): RegistryHttpError {
+    const code = errorCode(err) ?? '';
+    if (TLS_CODES.test(code)) {
+      return new RegistryHttpError(
+        `TLS verification of ${this.host} failed (${code}); trust its CA with --cert-dir DIR or /etc/containers/certs.d/${this.host}/ca.crt, or use --tls-verify=false for a local registry`,
+        null,
+        'tls',
+        { cause: err },
+      );
+    }
+    const what = code === 'ECONNREFUSED' ? 'connection refused' : code || (err as Error).message;
+    return new RegistryHttpError(`cannot reach ${url.replace(/\?.*$/, '')}: ${what}`, null, 'network', { cause: err });
+  }
+
+  /** Authorization header for a repository scope, if we hold one. */
+  private authorization(scope: string): string | undefined {
+    const token = this.tokens.get(scope);
+    if (token) return `Bearer ${token}`;
+    if (this.basicAuth && this.credentials?.kind === 'basic') {
+      return `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString('base64')}`;
+    }
+    return undefined;
+  }
+
+  /** Answers a 401 challenge; false when there is nothing more to try. */
+  private async authenticate(challengeHeader: string | undefined, repository: string, scope: string, signal: AbortSignal): Promise<boolean> {
+    const challenges = parseChallenges(challengeHeader ?? '');
+    const bearer = challenges.find((c) => c.scheme === 'bearer');
+    const creds = await this.credentialsFor(repository, signal);
+    if (bearer?.params.realm) {
+      this.tokens.set(scope, await this.fetchToken(bearer.params, scope, creds, signal));
+      return true;
+    }
+    if (challenges.some((c) => c.scheme === 'basic')) {
+      if (!creds || creds.kind !== 'basic' || this.basicAuth) return false;
+      this.basicAuth = true;
+      return true;
+    }
+    return false;
+  }
+
+  private async fetchToken(params: Record<string, string>, scope: string, creds: Credentials | null, signal: AbortSignal): Promise<string> {
+    let realm: URL;
+    try {
+      realm = new URL(params.realm!);
+    } catch {
+      throw new RegistryHttpError(`${this.host} names a token realm that is not a URL: ${JSON.stringify(params.realm)}`, null, 'protocol');
+    }
+    if (realm.protocol !== 'https:' && realm.protocol !== 'http:') {
+      throw new RegistryHttpError(`${this.host} names a token realm with an unsupported scheme: ${realm.protocol}`, null, 'protocol');
+    }
+    const sameHost = realm.host === this.host;
+    if (creds && realm.protocol === 'http:' && !sameHost && this.options.tlsVerify) {
+      throw new RegistryHttpError(
+        `${this.host} sends credentials to token realm ${realm.origin} over plain http on another host; refused (use --tls-verify=false only for trusted local registries)`,
+        null,
+        'auth',
+      );
+    }
+    const agent = sameHost ? await this.agent() : await this.agentFor(realm.host);
+    const headers: Record<string, string> = { ...this.baseHeaders() };
+    let method: 'GET' | 'POST' = 'GET';
+    let body: string | undefined;
+    if (creds?.kind === 'identity-token') {
+      method = 'POST';
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      body = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: creds.token, service: params.service ?? '', scope, client_id: 'imgdesc' }).toString();
+    } else {
+      if (params.service) realm.searchParams.set('service', params.service);
+      realm.searchParams.append('scope', scope);
+      if (creds) headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
+    }
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(realm, { method, headers, body, dispatcher: agent, signal });
+    } catch (err) {
+      if (signal.aborted) throw err;
+      throw this.networkError(err, realm.origin + realm.pathname);
+    }
+    if (res.statusCode === 401 || res.statusCode === 403) {
+      await res.body.dump();
+      throw new RegistryHttpError(
+        creds ? `the token service ${realm.origin} rejected the credentials for ${this.host} (HTTP ${res.statusCode})` : `the token service ${realm.origin} requires credentials for ${this.host} (HTTP ${res.statusCode}); log in or pass --authfile`,
+        res.statusCode,
+        'auth',
+      );
+    }
+    if (res.statusCode !== 200) {
+      await res.body.dump();
+      throw new RegistryHttpError(`the token service ${realm.origin} answered HTTP ${res.statusCode}`, res.statusCode, 'registry');
+    }
+    const doc = JSON.parse((await readCapped(res.body, 1024 * 1024, 'token response')).toString('utf8')) as { token?: string; access_token?: string };
+    const token = doc.token ?? doc.access_token;
+    if (!token) throw new RegistryHttpError(`the token service ${realm.origin} answered without a token`, 200, 'protocol');
+    return token;
+  }
+
+  private async agentFor(host: string): Promise<Agent> {
+    let a = this.otherAgents.get(host);
+    if (!a) {
+      a = await this.makeAgent(host);
+      this.otherAgents.set(host, a);
+    }
+    return a;
+  }
+
+  /**
+   * GET/HEAD a path under /v2/ for a repository, with auth, redirects and
+   * retries. Non-2xx answers other than 401 are returned to the caller.
+   */
+  async fetch(
+    method: 'GET' | 'HEAD',
+    path: string,
+    opts: { repository: string; accept?: string; range?: number; signal: AbortSignal },
+  ): Promise<RegistryResponse> {
+    const scope = `repository:${opts.repository}:pull`;
+    const signal = opts.signal;
+    let attempt = 0;
+    let authTried = false;
+    for (;;) {
+      attempt++;
+      let url = `${this.scheme ?? 'https'}://${this.host}${path}`;
+      const headers: Record<string, string> = { ...this.baseHeaders() };
+      if (opts.accept) headers.accept = opts.accept;
+      if (opts.range) headers.range = `bytes=${opts.range}-`;
+      const auth = this.authorization(scope);
+      if (auth) headers.authorization = auth;
+      let res: Dispatcher.ResponseData;
+      try {
+        url = `${await this.baseUrl(signal)}${path}`;
+        res = await this.follow(method, url, headers, signal);
+      } catch (err) {
+        if (signal.aborted) throw err;
+        if (err instanceof RegistryHttpError) throw err;
+        const net = this.networkError(err, url);
+        if (net.kind === 'network' && isRetryableError(err) && attempt < this.retry.attempts) {
+          await sleep(backoffMs(this.retry, attempt, null), signal);
+          continue;
+        }
+        throw net;
+      }
+      url = (res as Dispatcher.ResponseData & { finalUrl?: string }).finalUrl ?? url;
+      if (res.statusCode === 401 && !authTried) {
+        await res.body.dump();
+        authTried = true;
+        if (await this.authenticate(header(res.headers, 'www-authenticate'), opts.repository, scope, signal)) {
+          attempt--;
+          continue;
+        }
+        const creds = await this.credentialsFor(opts.repository, signal);
+        throw new RegistryHttpError(
+          creds ? `${this.host} rejected the credentials (HTTP 401)` : `${this.host} requires authentication (HTTP 401); log in or pass --authfile`,
+          401,
+          'auth',
+        );
+      }
+      if (res.statusCode === 401) {
+        await res.body.dump();
+        throw new RegistryHttpError(`${this.host} rejected the credentials (HTTP 401)`, 401, 'auth');
+      }
+      if (RETRYABLE_STATUS.has(res.statusCode) && attempt < this.retry.attempts) {
+        await res.body.dump();
+        await sleep(backoffMs(this.retry, attempt, retryAfterMs(res.headers['retry-after'])), signal);
+        continue;
+      }
+      return { status: res.statusCode, headers: res.headers, body: res.body as RegistryResponse['body'], url };
+    }
+  }
+
+  /** One request, following up to 5 redirects; Authorization stays with its origin. */
+  private async follow(method: 'GET' | 'HEAD', start: string, headers: Record<string, string>, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
+    let url = new URL(start);
+    const origin = url.origin;
+    for (let hop = 0; ; hop++) {
+      const sameOrigin = url.origin === origin;
+      const h = { ...headers };
+      if (!sameOrigin) delete h.authorization;
+      const dispatcher = sameOrigin ? await this.agent() : await this.agentFor(url.host);
+      const res = await request(url, { method, headers: h, dispatcher, signal });
+      if ([301, 302, 303, 307, 308].includes(res.statusCode)) {
+        const location = header(res.headers, 'location');
+        await res.body.dump();
+        if (!location) throw new RegistryHttpError(`${url.host} answered HTTP ${res.statusCode} without a Location`, res.statusCode, 'protocol');
+        if (hop >= 5) throw new RegistryHttpError(`too many redirects from ${start.replace(/\?.*$/, '')}`, res.statusCode, 'protocol');
+        const next = new URL(location, url);
+        if (next.protocol !== 'https:' && next.protocol !== 'http:') throw new RegistryHttpError(`redirect to unsupported scheme ${next.protocol}`, res.statusCode, 'protocol');
+        if (next.protocol === 'http:' && url.protocol === 'https:' && this.options.tlsVerify) {
+          throw new RegistryHttpError(`${url.host} redirects from https to plain http (${next.origin}); refused`, res.statusCode, 'protocol');
+        }
+        url = next;
+        continue;
+      }
+      (res as Dispatcher.ResponseData & { finalUrl?: string }).finalUrl = url.toString();
+      return res;
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.dispatcher?.close(), ...[...this.otherAgents.values()].map((a) => a.close())]);
+  }
+}

@@ -1,0 +1,40 @@
+// Shared reading of an OCI image layout, whether a directory or an archive:
+// index.json -> the manifest for the wanted reference.
+
+import { SourceError } from '../errors.js';
+import type { Descriptor } from '../oci/manifest.js';
+import { parseManifest } from '../oci/manifest.js';
+import { INDEX_TYPES, MediaType } from '../oci/media-types.js';
+
+export const REF_NAME = 'org.opencontainers.image.ref.name';
+
+/**
+ * Chooses the top descriptor of a layout's index.json for `reference`: the one
+ * whose ref.name annotation is the full reference or its tag, else the only
+ * one. Returns the whole index when it lists several platforms of one image.
+ */
+export function chooseTop(indexBytes: Buffer, reference: string, tag: string | null, where: string): Descriptor | 'index' {
+  let index;
+  try {
+    index = parseManifest(indexBytes, MediaType.OciIndex);
+  } catch (err) {
+    throw new SourceError('PROTOCOL', `${where}: index.json is not a valid OCI index: ${(err as Error).message}`, reference);
+  }
+  if (index.kind !== 'index') throw new SourceError('PROTOCOL', `${where}: index.json is not an index`, reference);
+  const named = index.manifests.filter((m) => {
+    const name = m.annotations?.[REF_NAME];
+    return name !== undefined && (name === reference || (tag !== null && name === tag));
+  });
+  if (named.length === 1) return named[0]!;
+  if (named.length > 1) return 'index';
+  const unnamed = index.manifests;
+  if (unnamed.length === 1) return unnamed[0]!;
+  // Several untagged manifests with platforms: treat index.json as the image index.
+  if (unnamed.length > 1 && unnamed.every((m) => m.platform && !INDEX_TYPES.includes(m.mediaType))) return 'index';
+  const names = unnamed.map((m) => m.annotations?.[REF_NAME]).filter(Boolean);
+  throw new SourceError(
+    'NOT_FOUND',
+    `${where}: holds ${unnamed.length} images and none is named ${reference}${names.length ? ` (names: ${names.join(', ')})` : ''}`,
+    reference,
+  );
+}
