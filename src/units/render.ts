@@ -1,0 +1,77 @@
+// Renders the first-boot units from handlebars templates. Pure apart from
+// reading the templates: returns file contents and the links `systemctl
+// enable` would make, all as in-image paths. install.ts writes them.
+
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Handlebars from 'handlebars';
+import type { Backend } from '../description/model.js';
+import { UsageError } from '../errors.js';
+import { aggregateView, loadInstance, loadView, templateUnitName } from './view-model.js';
+
+export const DEFAULT_TEMPLATES = fileURLToPath(new URL('../../templates/', import.meta.url));
+export const UNIT_DIR = '/etc/systemd/system';
+export const AGGREGATE_UNIT = 'kiwi_containers.service';
+const TEMPLATE_FILES = { load: 'load.service.hbs', aggregate: 'kiwi_containers.service.hbs' } as const;
+
+export interface RenderedUnits {
+  /** In-image path -> content. Sorted by path. */
+  readonly files: ReadonlyArray<{ readonly path: string; readonly content: string }>;
+  /** Symlinks as `systemctl enable` makes them: in-image link path -> in-image target. */
+  readonly links: ReadonlyArray<{ readonly path: string; readonly target: string }>;
+  /** Instance unit names, in plan order. */
+  readonly loadUnits: readonly string[];
+}
+
+export interface LoadableImage {
+  readonly reference: string;
+  readonly archive: string;
+  readonly backend: Backend;
+}
+
+async function compile(dir: string, file: string): Promise<Handlebars.TemplateDelegate> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, file), 'utf8');
+  } catch (err) {
+    throw new UsageError(`unit template ${join(dir, file)} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  try {
+    // Unit files are not HTML: no escaping; missing variables are errors.
+    const t = Handlebars.compile(text, { noEscape: true, strict: true });
+    return t;
+  } catch (err) {
+    throw new UsageError(`unit template ${join(dir, file)} is not valid handlebars: ${(err as Error).message}`);
+  }
+}
+
+function run(t: Handlebars.TemplateDelegate, view: object, file: string): string {
+  try {
+    const out = t(view);
+    return out.endsWith('\n') ? out : `${out}\n`;
+  } catch (err) {
+    throw new UsageError(`unit template ${file}: ${(err as Error).message}`);
+  }
+}
+
+export async function renderUnits(images: readonly LoadableImage[], options: { templatesDir?: string; generator: string }): Promise<RenderedUnits> {
+  if (images.length === 0) return { files: [], links: [], loadUnits: [] };
+  const dir = options.templatesDir ?? DEFAULT_TEMPLATES;
+  const loadTemplate = await compile(dir, TEMPLATE_FILES.load);
+  const aggregateTemplate = await compile(dir, TEMPLATE_FILES.aggregate);
+
+  const loads = images.map(loadInstance);
+  const files: Array<{ path: string; content: string }> = [];
+  const backends = [...new Set(images.map((i) => i.backend))].sort();
+  for (const backend of backends) {
+    files.push({ path: `${UNIT_DIR}/${templateUnitName(backend)}`, content: run(loadTemplate, loadView(backend, options.generator), TEMPLATE_FILES.load) });
+  }
+  files.push({ path: `${UNIT_DIR}/${AGGREGATE_UNIT}`, content: run(aggregateTemplate, aggregateView(loads, options.generator), TEMPLATE_FILES.aggregate) });
+  const links = [
+    { path: `${UNIT_DIR}/multi-user.target.wants/${AGGREGATE_UNIT}`, target: `${UNIT_DIR}/${AGGREGATE_UNIT}` },
+    ...loads.map((l) => ({ path: `${UNIT_DIR}/${AGGREGATE_UNIT}.wants/${l.unit}`, target: `${UNIT_DIR}/${l.template}` })),
+  ];
+  files.sort((a, b) => a.path.localeCompare(b.path));
+  return { files, links, loadUnits: loads.map((l) => l.unit) };
+}
