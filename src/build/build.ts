@@ -10,6 +10,8 @@ import type { Plan, PlannedContainer } from '../plan/plan.js';
 import { ARCHIVE_DIR } from '../plan/plan.js';
 import { RegistryClient, type RegistryClientOptions } from '../registry/client.js';
 import { OciArchiveDestination, TEMP_MARKER } from '../transport/oci-archive-destination.js';
+import { installUnits } from '../units/install.js';
+import { renderUnits } from '../units/render.js';
 import { pickSource } from './pick-source.js';
 
 export interface BuildOptions {
@@ -21,6 +23,10 @@ export interface BuildOptions {
   readonly mtime: number;
   readonly signal: AbortSignal;
   readonly onEvent?: (event: BuildEvent) => void;
+  /** Directory with load.service.hbs and kiwi_containers.service.hbs; default: the shipped templates. */
+  readonly templatesDir?: string;
+  /** "imgdesc <version>", written into generated files. */
+  readonly generator: string;
 }
 
 export type BuildEvent =
@@ -48,6 +54,8 @@ export interface BuiltImage {
 export interface BuildResult {
   readonly root: string;
   readonly images: readonly BuiltImage[];
+  /** In-image paths of the unit files written (empty when nothing is loaded). */
+  readonly units: readonly string[];
 }
 
 function errnoText(err: unknown): string {
@@ -155,5 +163,9 @@ export async function build(plan: Plan, options: BuildOptions): Promise<BuildRes
   } finally {
     await Promise.all([...clients.values()].map((c) => c.close()));
   }
-  return { root, images };
+  // Units last: they must never point at archives that are not there.
+  const loadable = plan.containers.filter((c) => c.load);
+  const units = await renderUnits(loadable, { templatesDir: options.templatesDir, generator: options.generator });
+  await installUnits(root, units);
+  return { root, images, units: units.files.map((f) => f.path) };
 }

@@ -1,6 +1,5 @@
 // imgdesc's command dispatcher: runs a command and maps errors to exit codes to a command and maps errors to exit codes.
 
-import { readFileSync } from 'node:fs';
 import { DescriptionInvalidError, ImgdescError, UsageError } from '../errors.js';
 import { buildCommand } from './commands/build.js';
 import { planCommand } from './commands/plan.js';
@@ -8,6 +7,7 @@ import { validateCommand } from './commands/validate.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { processIo, type Io } from './io.js';
 import { problemLine } from './output.js';
+import { version } from './version.js';
 
 export const HELP = `imgdesc — compile KIWI-style appliance image descriptions
 
@@ -35,10 +35,6 @@ const COMMANDS: Record<string, Command> = {
   build: buildCommand,
 };
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 export async function run(argv: string[], io: Io = processIo): Promise<number> {
   const [name, ...rest] = argv;

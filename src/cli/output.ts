@@ -70,6 +70,7 @@ export function humanSize(bytes: number): string {
 export function buildJson(result: BuildResult) {
   return {
     root: result.root,
+    units: [...result.units],
     containers: result.images.map((i) => ({
       reference: i.reference,
       archive: i.archive,
@@ -98,5 +99,6 @@ export function buildText(result: BuildResult): string {
     ),
     '',
     `${result.images.length} image${result.images.length === 1 ? '' : 's'}, ${humanSize(total)} in archives`,
+    result.units.length ? `units: ${result.units.join(', ')}` : 'units: none (nothing to load at first boot)',
   ].join('\n');
 }

@@ -7,14 +7,18 @@ import { DEFAULT_RETRY } from '../../registry/retry.js';
 import { parseCommand, SELECTION_OPTIONS, selectionFrom } from '../args.js';
 import { EXIT } from '../exit-codes.js';
 import type { Io } from '../io.js';
+import { version } from '../version.js';
 import { buildJson, buildText, humanSize } from '../output.js';
 
 export const BUILD_HELP = `usage: imgdesc build DESCRIPTION [--root DIR] [--profile NAME]... [--target-arch ARCH]
               [--container-dir DIR] [--offline] [--authfile FILE] [--tls-verify=false]
-              [--cert-dir DIR] [--retries N] [--timeout SECONDS] [--json] [--quiet]
+              [--cert-dir DIR] [--retries N] [--timeout SECONDS] [--templates DIR]
+              [--json] [--quiet]
 
 Fetches every planned container into an oci-archive at
-ROOT/var/tmp/kiwi_containers/<name>_<tag>, named inside by its full reference.
+ROOT/var/tmp/kiwi_containers/<name>_<tag>, named inside by its full reference,
+then writes and enables the systemd units that load the non-fetch_only ones
+into their backend on first boot (kiwi_containers.service).
 
   --root DIR           image root to write into (default ./build/root; created if missing)
   --container-dir DIR  pre-fetched images: DIR/<reference>.ociarchive or an OCI layout at
@@ -26,6 +30,7 @@ ROOT/var/tmp/kiwi_containers/<name>_<tag>, named inside by its full reference.
   --cert-dir DIR       trust DIR/*.crt as CAs (in addition to /etc/containers/certs.d/HOST/)
   --retries N          attempts per registry request (default ${DEFAULT_RETRY.attempts})
   --timeout SECONDS    give up on a connection that sends nothing for this long (default 60)
+  --templates DIR      unit templates to use instead of the shipped ones (see README)
   --json               print the report as JSON on stdout, nothing else
   --quiet              print nothing but errors
 
@@ -42,6 +47,7 @@ const BUILD_OPTIONS = {
   retries: { type: 'string' },
   timeout: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
+  templates: { type: 'string' },
 } as const;
 
 function positiveInt(name: string, value: string | undefined, fallback: number): number {
@@ -109,6 +115,8 @@ export async function buildCommand(argv: string[], io: Io): Promise<number> {
         timeoutMs,
       },
       mtime,
+      templatesDir: values.templates as string | undefined,
+      generator: `imgdesc ${version()}`,
       signal: interrupt.signal,
       onEvent,
     });
