@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Builds (once) the Debian bookworm root the end-to-end tests boot with
+# systemd-nspawn: systemd, podman and docker inside. The mirror is read from
+# this machine's own apt configuration, so no host name is written here.
+# Usage: make-test-root.sh [CACHE_DIR]   (prints the root's path)
+set -euo pipefail
+CACHE=${1:-${IMGDESC_TEST_ROOT_CACHE:-/var/cache/imgdesc-test}}
+ROOT="$CACHE/bookworm-root"
+STAMP="$ROOT/.imgdesc-test-root-v1"
+if [ -f "$STAMP" ]; then echo "$ROOT"; exit 0; fi
+
+mirror() {
+  local f
+  # deb822 .sources: the URIs of a stanza whose Suites include bookworm.
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    awk 'BEGIN{RS=""} /Suites:[^\n]*bookworm( |\n|$)/ && !/security/ { if (match($0, /URIs: *[^ \n]+/)) { s=substr($0, RSTART, RLENGTH); sub(/URIs: */, "", s); print s; exit } }' "$f"
+  done
+  # one-line .list format: deb URL bookworm main
+  cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | awk '$1=="deb" && $3=="bookworm" {print $2; exit}'
+}
+MIRROR=$(mirror | head -n1)
+if [ -z "$MIRROR" ]; then echo "make-test-root: no bookworm mirror found in /etc/apt" >&2; exit 1; fi
+
+command -v debootstrap >/dev/null || { echo "make-test-root: debootstrap is not installed" >&2; exit 1; }
+mkdir -p "$CACHE"
+TMP="$CACHE/bookworm-root.tmp.$$"
+rm -rf "$TMP"
+trap 'rm -rf "$TMP"' EXIT
+debootstrap --variant=minbase \
+  --include=systemd,systemd-sysv,dbus,podman,netavark,aardvark-dns,crun,conmon,catatonit,docker.io,iproute2 \
+  bookworm "$TMP" "$MIRROR" >&2
+# dockerd cannot program iptables inside nspawn.
+mkdir -p "$TMP/etc/docker"
+printf '{"iptables": false, "ip6tables": false, "bridge": "none"}\n' > "$TMP/etc/docker/daemon.json"
+# A quiet, quick boot: no getty on the console, no network waits, a fixed machine id.
+ln -sf /dev/null "$TMP/etc/systemd/system/console-getty.service"
+ln -sf /dev/null "$TMP/etc/systemd/system/systemd-networkd-wait-online.service"
+echo imgdesc-test > "$TMP/etc/hostname"
+rm -f "$TMP/etc/machine-id" && echo 0123456789abcdef0123456789abcdef > "$TMP/etc/machine-id"
+rm -rf "$TMP/var/cache/apt/archives/"*.deb
+touch "$TMP/.imgdesc-test-root-v1"
+rm -rf "$ROOT"
+mv "$TMP" "$ROOT"
+trap - EXIT
+echo "$ROOT"
