@@ -18,8 +18,9 @@ mirror() {
   done
   # one-line .list format: deb URL bookworm main
   cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | awk '$1=="deb" && $3=="bookworm" {print $2; exit}'
+  return 0
 }
-MIRROR=$(mirror | head -n1)
+MIRROR=$( (mirror || true) | head -n1)
 if [ -z "$MIRROR" ]; then echo "make-test-root: no bookworm mirror found in /etc/apt" >&2; exit 1; fi
 
 command -v debootstrap >/dev/null || { echo "make-test-root: debootstrap is not installed" >&2; exit 1; }
