@@ -7,7 +7,25 @@ set -euo pipefail
 CACHE=${1:-${IMGDESC_TEST_ROOT_CACHE:-/var/cache/imgdesc-test}}
 ROOT="$CACHE/bookworm-root"
 STAMP="$ROOT/.imgdesc-test-root-v1"
-if [ -f "$STAMP" ]; then echo "$ROOT"; exit 0; fi
+
+# Settings the tests rely on; cheap, so applied on every call.
+configure() {
+  local r=$1
+  # The tests run the root on overlayfs: container storage must not be overlay.
+  mkdir -p "$r/etc/docker" "$r/etc/containers"
+  # dockerd cannot program iptables inside nspawn.
+  printf '{"iptables": false, "ip6tables": false, "ip-forward": false, "ip-masq": false, "bridge": "none", "storage-driver": "vfs"}\n' > "$r/etc/docker/daemon.json"
+  printf '[storage]\ndriver = "vfs"\nrunroot = "/run/containers/storage"\ngraphroot = "/var/lib/containers/storage"\n' > "$r/etc/containers/storage.conf"
+  # A quiet, quick boot: no getty on the console, no network waits, no podman timers.
+  local unit
+  for unit in console-getty.service systemd-networkd-wait-online.service podman-auto-update.service podman-auto-update.timer podman-restart.service; do
+    ln -sf /dev/null "$r/etc/systemd/system/$unit"
+  done
+  echo imgdesc-test > "$r/etc/hostname"
+  echo 0123456789abcdef0123456789abcdef > "$r/etc/machine-id"
+}
+
+if [ -f "$STAMP" ]; then configure "$ROOT"; echo "$ROOT"; exit 0; fi
 
 mirror() {
   local f
@@ -31,14 +49,7 @@ trap 'rm -rf "$TMP"' EXIT
 debootstrap --variant=minbase \
   --include=systemd,systemd-sysv,dbus,podman,netavark,aardvark-dns,crun,conmon,catatonit,docker.io,iproute2 \
   bookworm "$TMP" "$MIRROR" >&2
-# dockerd cannot program iptables inside nspawn.
-mkdir -p "$TMP/etc/docker"
-printf '{"iptables": false, "ip6tables": false, "bridge": "none"}\n' > "$TMP/etc/docker/daemon.json"
-# A quiet, quick boot: no getty on the console, no network waits, a fixed machine id.
-ln -sf /dev/null "$TMP/etc/systemd/system/console-getty.service"
-ln -sf /dev/null "$TMP/etc/systemd/system/systemd-networkd-wait-online.service"
-echo imgdesc-test > "$TMP/etc/hostname"
-rm -f "$TMP/etc/machine-id" && echo 0123456789abcdef0123456789abcdef > "$TMP/etc/machine-id"
+configure "$TMP"
 rm -rf "$TMP/var/cache/apt/archives/"*.deb
 touch "$TMP/.imgdesc-test-root-v1"
 rm -rf "$ROOT"

@@ -1,0 +1,118 @@
+// End to end: build into a copy of a real Debian root, boot it with systemd
+// under nspawn, and look inside: the first boot loads every non-fetch_only
+// archive into podman or docker and deletes it, and nothing else.
+import assert from 'node:assert/strict';
+import { cp, mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { REPO, runCli } from '../helpers/cli.js';
+import { description } from '../helpers/descriptions.js';
+import { boot, overlayRoot, testRootCache, type OverlayRoot } from '../helpers/nspawn.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const CONTAINERS = join(REPO, 'examples/containers');
+const ARCHIVES = 'var/tmp/kiwi_containers';
+
+const DESCRIPTION = description(`
+<containers source="registry.example.org/imgdesc" backend="podman">
+  <container name="hello" tag="1.0"/>
+  <container name="toolbox" tag="1.0"/>
+  <container name="hello" tag="1.0-config" fetch_only="true"/>
+</containers>
+<containers source="registry.example.org/imgdesc" backend="docker">
+  <container name="hello" tag="1.0"/>
+</containers>`);
+
+// An author's own service, KIWI-style: it must see every image when it starts.
+const USER_SERVICE = `[Unit]
+Description=Records the images present when it starts
+After=kiwi_containers.service
+
+[Service]
+Type=oneshot
+ExecStart=/bin/sh -c 'podman images --format "{{.Repository}}:{{.Tag}}" > /var/log/podman-at-start; docker images --format "{{.Repository}}:{{.Tag}}" > /var/log/docker-at-start'
+
+[Install]
+WantedBy=multi-user.target
+`;
+
+let base: string;
+before(() => {
+  base = testRootCache();
+});
+
+async function preparedRoot(t: { after(fn: () => unknown): void }): Promise<OverlayRoot> {
+  const root = await overlayRoot(base);
+  t.after(() => root.dispose());
+  const dir = await tempDir(t);
+  const file = join(dir, 'appliance.xml');
+  await writeFile(file, DESCRIPTION);
+  const r = await runCli(['build', file, '--root', root.dir, '--container-dir', CONTAINERS, '--offline', '--target-arch', 'x86_64', '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  const sys = join(root.dir, 'etc/systemd/system');
+  await writeFile(join(sys, 'record-images.service'), USER_SERVICE);
+  await mkdir(join(sys, 'multi-user.target.wants'), { recursive: true });
+  await symlink('/etc/systemd/system/record-images.service', join(sys, 'multi-user.target.wants/record-images.service'));
+  return root;
+}
+
+const lines = (s: string) => s.split('\n').map((l) => l.trim()).filter(Boolean).sort();
+
+describe('first boot under systemd', { timeout: 600_000 }, () => {
+  test('podman and docker images are loaded under their full reference; archives removed; fetch_only kept', async (t) => {
+    const root = await preparedRoot(t);
+    const before = (await readdir(join(root.dir, ARCHIVES))).sort();
+    assert.equal(before.length, 4);
+    const vm = await boot(root.dir);
+    t.after(() => vm.shutdown());
+    const agg = await vm.exec(['systemctl', 'show', '-p', 'ActiveState,Result', 'kiwi_containers.service']);
+    assert.match(agg.stdout, /ActiveState=active/);
+    const podman = await vm.exec(['podman', 'images', '--format', '{{.Repository}}:{{.Tag}}']);
+    assert.deepEqual(lines(podman.stdout), ['registry.example.org/imgdesc/hello:1.0', 'registry.example.org/imgdesc/toolbox:1.0']);
+    const docker = await vm.exec(['docker', 'images', '--format', '{{.Repository}}:{{.Tag}}']);
+    assert.deepEqual(lines(docker.stdout), ['registry.example.org/imgdesc/hello:1.0'], docker.stderr);
+    // Only the fetch_only archive is left.
+    assert.deepEqual(await readdir(join(root.dir, ARCHIVES)), ['hello_1.0-config']);
+    // The author's service ran after all loads.
+    const seen = await vm.exec(['cat', '/var/log/podman-at-start', '/var/log/docker-at-start']);
+    assert.deepEqual(lines(seen.stdout), ['registry.example.org/imgdesc/hello:1.0', 'registry.example.org/imgdesc/hello:1.0', 'registry.example.org/imgdesc/toolbox:1.0']);
+    // systemd itself accepts every unit we wrote.
+    const units = (await readdir(join(root.dir, 'etc/systemd/system'))).filter((n) => n.startsWith('imgdesc-load-') || n === 'kiwi_containers.service');
+    const instances = await readdir(join(root.dir, 'etc/systemd/system/kiwi_containers.service.wants'));
+    const verify = await vm.exec(['systemd-analyze', 'verify', ...units.filter((u) => !u.endsWith('@.service')), ...instances]);
+    assert.equal(verify.code, 0, `${verify.stdout}${verify.stderr}`);
+    assert.equal(verify.stderr.trim(), '');
+  });
+
+  test('a corrupt archive fails alone, stays for the next boot, and loads once replaced', async (t) => {
+    const root = await preparedRoot(t);
+    const toolbox = join(root.dir, ARCHIVES, 'toolbox_1.0');
+    const good = join(await tempDir(t), 'toolbox_1.0');
+    await cp(toolbox, good);
+    await writeFile(toolbox, Buffer.alloc(4096, 0x42));
+    {
+      const vm = await boot(root.dir);
+      const podman = await vm.exec(['podman', 'images', '--format', '{{.Repository}}:{{.Tag}}']);
+      assert.deepEqual(lines(podman.stdout), ['registry.example.org/imgdesc/hello:1.0']);
+      const failed = await vm.exec(['systemctl', 'is-failed', 'imgdesc-load-podman@var-tmp-kiwi_containers-toolbox_1.0.service']);
+      assert.equal(failed.stdout.trim(), 'failed');
+      assert.match((await vm.exec(['systemctl', 'is-active', 'kiwi_containers.service'])).stdout, /^active/);
+      await vm.shutdown();
+    }
+    assert.deepEqual((await readdir(join(root.dir, ARCHIVES))).sort(), ['hello_1.0-config', 'toolbox_1.0']);
+    await cp(good, toolbox);
+    {
+      const vm = await boot(root.dir);
+      t.after(() => vm.shutdown());
+      const podman = await vm.exec(['podman', 'images', '--format', '{{.Repository}}:{{.Tag}}']);
+      assert.deepEqual(lines(podman.stdout), ['registry.example.org/imgdesc/hello:1.0', 'registry.example.org/imgdesc/toolbox:1.0']);
+      // Loads that already happened are skipped, not failed.
+      const hello = await vm.exec(['systemctl', 'show', '-p', 'ConditionResult,Result', 'imgdesc-load-podman@var-tmp-kiwi_containers-hello_1.0.service']);
+      assert.match(hello.stdout, /ConditionResult=no/);
+      assert.equal((await vm.exec(['systemctl', 'is-failed', '--quiet', 'imgdesc-load-podman@var-tmp-kiwi_containers-hello_1.0.service'])).code, 1);
+      assert.deepEqual(await readdir(join(root.dir, ARCHIVES)), ['hello_1.0-config']);
+    }
+  });
+});
+
+after(() => undefined);
