@@ -1,18 +1,29 @@
-// build = plan -> (source -> destination) per image -> report. Units are
-// rendered and written by units/ once the archives are in place.
+// build = plan -> resolve every image -> fetch every distinct blob once, in
+// parallel, into a verified blob store -> write each archive from the store
+// -> units. The store is the persistent cache, or a scratch directory that is
+// removed when the build ends (--no-cache).
 
+import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import { copyImage } from '../copy/copy-image.js';
-import { AbortedError, OutputError } from '../errors.js';
+import { BlobStore } from '../cache/blob-store.js';
+import { copyImage, resolveImage, type ResolvedImage } from '../copy/copy-image.js';
+import { AbortedError, ImgdescError, OutputError, SourceError } from '../errors.js';
+import { lockEntries, type LockedImage, type LockFile } from '../lock/lock-file.js';
+import type { Descriptor } from '../oci/manifest.js';
 import { formatPlatform, parsePlatform } from '../oci/platform.js';
 import type { Plan, PlannedContainer } from '../plan/plan.js';
 import { ARCHIVE_DIR } from '../plan/plan.js';
 import { RegistryClient, type RegistryClientOptions } from '../registry/client.js';
 import { OciArchiveDestination, TEMP_MARKER } from '../transport/oci-archive-destination.js';
+import { BlobFetcher, StoredSource } from '../transport/stored-source.js';
+import type { ImageSource } from '../transport/types.js';
 import { installUnits } from '../units/install.js';
 import { renderUnits } from '../units/render.js';
+import { limiter } from '../util/limit.js';
 import { pickSource } from './pick-source.js';
+
+export const DEFAULT_JOBS = 8;
 
 export interface BuildOptions {
   readonly root: string;
@@ -27,10 +38,16 @@ export interface BuildOptions {
   readonly templatesDir?: string;
   /** "imgdesc <version>", written into generated files. */
   readonly generator: string;
+  /** Persistent blob cache; undefined: a scratch store removed afterwards. */
+  readonly cacheDir?: string;
+  /** Parallel downloads and archive writes. */
+  readonly jobs?: number;
+  /** Pins from the lock file, when there is one. */
+  readonly lock?: LockFile | null;
 }
 
 export type BuildEvent =
-  | { type: 'start'; container: PlannedContainer; origin: string }
+  | { type: 'start'; container: PlannedContainer; origin: string; total: number }
   | { type: 'bytes'; container: PlannedContainer; bytes: number }
   | { type: 'done'; container: PlannedContainer; result: BuiltImage };
 
@@ -45,10 +62,17 @@ export interface BuiltImage {
   readonly platform: string;
   /** Archive size in bytes. */
   readonly size: number;
+  /** Sum of the layers' uncompressed sizes (what loading needs); null when unknown. */
+  readonly uncompressedSize: number | null;
   readonly backend: PlannedContainer['backend'];
   readonly load: boolean;
   readonly origin: string;
   readonly warnings: readonly string[];
+  /** Resolution details, for the lock file. */
+  readonly config: Descriptor;
+  readonly layers: readonly Descriptor[];
+  readonly manifestMediaType: string;
+  readonly manifestSize: number;
 }
 
 export interface BuildResult {
@@ -99,9 +123,26 @@ async function removeStaleTemps(dir: string): Promise<void> {
   await Promise.all(names.filter((n) => n.startsWith(TEMP_MARKER)).map((n) => rm(join(dir, n), { force: true })));
 }
 
+/** The reference to ask a registry for: pinned to a digest when the lock has the image. */
+function pinnedReference(reference: string, pin: LockedImage | undefined): string {
+  return pin ? `${reference}@${pin.indexDigest ?? pin.manifest.digest}` : reference;
+}
+
+function checkPin(c: PlannedContainer, pin: LockedImage | undefined, resolved: ResolvedImage, origin: string): void {
+  if (pin && resolved.manifest.digest !== pin.manifest.digest) {
+    throw new SourceError(
+      'DIGEST',
+      `${c.reference}: ${origin} holds manifest ${resolved.manifest.digest}, but the lock file pins ${pin.manifest.digest}; run imgdesc lock to accept the new image`,
+      c.reference,
+    );
+  }
+}
+
 export async function build(plan: Plan, options: BuildOptions): Promise<BuildResult> {
   const root = await prepareRoot(options.root);
   const archiveDir = inRoot(root, ARCHIVE_DIR);
+  const jobs = Math.max(1, options.jobs ?? DEFAULT_JOBS);
+  const pins = lockEntries(options.lock ?? null);
   if (plan.containers.length > 0) {
     try {
       await mkdir(archiveDir, { recursive: true });
@@ -110,59 +151,111 @@ export async function build(plan: Plan, options: BuildOptions): Promise<BuildRes
     }
     await removeStaleTemps(archiveDir);
   }
+
+  const scratch = options.cacheDir === undefined;
+  const store = new BlobStore(options.cacheDir ?? join(archiveDir, `${TEMP_MARKER}blobs-${process.pid}-${randomBytes(4).toString('hex')}`));
+  const fetcher = new BlobFetcher(store, limiter(jobs), true);
+  const perImage = limiter(jobs);
+
+  // The first failure stops the rest: the root is not usable anyway.
+  const controller = new AbortController();
+  const onOuterAbort = () => controller.abort(options.signal.reason);
+  options.signal.addEventListener('abort', onOuterAbort, { once: true });
+  const signal = controller.signal;
+
   const clients = new Map<string, RegistryClient>();
   const client = (registry: string) => {
     let c = clients.get(registry);
     if (!c) {
-      c = new RegistryClient(registry, { ...options.registry, userAgent: 'imgdesc' });
+      c = new RegistryClient(registry, { ...options.registry, userAgent: options.generator.replace(' ', '/') });
       clients.set(registry, c);
     }
     return c;
   };
-  const images: BuiltImage[] = [];
-  try {
-    for (const container of plan.containers) {
-      if (options.signal.aborted) throw new AbortedError('build interrupted');
-      const file = inRoot(root, container.archive);
+
+  const buildOne = async (container: PlannedContainer): Promise<BuiltImage> => {
+    signal.throwIfAborted();
+    const pin = pins.get(`${plan.arch} ${container.reference}`);
+    const file = inRoot(root, container.archive);
+    const platform = parsePlatform(container.platform);
+    const { source, origin } = pickSource(
+      { ...container, reference: pinnedReference(container.reference, pin) },
+      { containerDir: options.containerDir, offline: options.offline, client, displayReference: container.reference },
+    );
+    let inner: ImageSource = source;
+    const destination = new OciArchiveDestination(file, { reference: container.reference, mtime: options.mtime, platform });
+    try {
+      const resolved = await resolveImage(source, { reference: container.reference, platform, signal });
+      checkPin(container, pin, resolved, origin);
+      const { config, layers } = resolved.parsed;
+      let downloaded = 0;
+      const total = config.size + layers.reduce((n, l) => n + l.size, 0);
+      options.onEvent?.({ type: 'start', container, origin, total });
+      const onBytes = (n: number) => {
+        downloaded += n;
+        options.onEvent?.({ type: 'bytes', container, bytes: n });
+      };
+      // Every blob of this image in parallel (bounded across the whole build).
+      const stored = await Promise.all([config, ...layers].map((d) => fetcher.ensure(d, source, signal, onBytes)));
+      void downloaded;
+      inner = new StoredSource(source, resolved.manifest, fetcher);
       await mkdir(dirname(file), { recursive: true });
-      const { source, origin } = pickSource(container, { containerDir: options.containerDir, offline: options.offline, client });
-      options.onEvent?.({ type: 'start', container, origin });
-      const destination = new OciArchiveDestination(file, { reference: container.reference, mtime: options.mtime, platform: parsePlatform(container.platform) });
-      try {
-        await destination.open();
-        const result = await copyImage(source, destination, {
-          reference: container.reference,
-          platform: parsePlatform(container.platform),
-          signal: options.signal,
-          onBytes: (bytes) => options.onEvent?.({ type: 'bytes', container, bytes }),
-        });
-        const size = (await stat(file)).size;
-        const built: BuiltImage = {
-          reference: container.reference,
-          archive: container.archive,
-          file,
-          digest: result.manifest.digest,
-          indexDigest: result.indexDigest,
-          platform: result.platform ? formatPlatform(result.platform) : container.platform,
-          size,
-          backend: container.backend,
-          load: container.load,
-          origin,
-          warnings: result.warnings,
-        };
-        images.push(built);
-        options.onEvent?.({ type: 'done', container, result: built });
-      } catch (err) {
-        await destination.abort();
-        if (options.signal.aborted) throw new AbortedError('build interrupted; temporary files removed', { cause: err });
-        throw err;
-      } finally {
-        await source.close();
-      }
+      await destination.open();
+      const result = await copyImage(inner, destination, { reference: container.reference, platform, signal, resolved });
+      const size = (await stat(file)).size;
+      const layerSizes = stored.slice(1).map((s) => s.uncompressedSize);
+      const built: BuiltImage = {
+        reference: container.reference,
+        archive: container.archive,
+        file,
+        digest: result.manifest.digest,
+        indexDigest: resolved.indexDigest,
+        platform: result.platform ? formatPlatform(result.platform) : container.platform,
+        size,
+        uncompressedSize: layerSizes.every((s) => s !== null) ? layerSizes.reduce((a: number, b) => a + b!, 0) : null,
+        backend: container.backend,
+        load: container.load,
+        origin,
+        warnings: result.warnings,
+        config,
+        layers,
+        manifestMediaType: result.manifestMediaType,
+        manifestSize: result.manifest.bytes.length,
+      };
+      options.onEvent?.({ type: 'done', container, result: built });
+      return built;
+    } catch (err) {
+      await destination.abort();
+      throw err;
+    } finally {
+      await inner.close();
     }
+  };
+
+  let images: BuiltImage[];
+  try {
+    const settled = await Promise.allSettled(
+      plan.containers.map((c) =>
+        perImage(() => buildOne(c)).catch((err: unknown) => {
+          controller.abort(err);
+          throw err;
+        }),
+      ),
+    );
+    const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failure) {
+      if (options.signal.aborted) throw new AbortedError('build interrupted; temporary files removed', { cause: failure.reason });
+      // Report the failure that caused the stop, not the aborts it caused.
+      const primary = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected' && s.reason instanceof ImgdescError && !(s.reason instanceof AbortedError));
+      throw (primary ?? failure).reason;
+    }
+    images = settled.map((s) => (s as PromiseFulfilledResult<BuiltImage>).value);
   } finally {
+    options.signal.removeEventListener('abort', onOuterAbort);
     await Promise.all([...clients.values()].map((c) => c.close()));
+    if (scratch) await store.destroy();
   }
+
   // Units last: they must never point at archives that are not there.
   const loadable = plan.containers.filter((c) => c.load);
   const units = await renderUnits(loadable, { templatesDir: options.templatesDir, generator: options.generator });

@@ -33,29 +33,34 @@ export interface SourceChoice {
   readonly origin: string;
 }
 
+/**
+ * `c.reference` may carry a pinned @digest (from the lock); archives are still
+ * looked up by the plain reference, `displayReference`.
+ */
 export function pickSource(
   c: PlannedContainer,
-  opts: { containerDir?: string; offline: boolean; client: (registry: string) => RegistryClient },
+  opts: { containerDir?: string; offline: boolean; client: (registry: string) => RegistryClient; displayReference?: string },
 ): SourceChoice {
   const ref = parseReference(c.reference);
+  const plain = opts.displayReference ?? c.reference;
   if (opts.containerDir) {
-    const archive = archivePathFor(opts.containerDir, c.reference);
+    const archive = archivePathFor(opts.containerDir, plain);
     if (existsSync(archive) && statSync(archive).isFile()) {
-      return { source: new OciArchiveSource(archive, c.reference, c.tag), origin: `oci-archive ${archive}` };
+      return { source: new OciArchiveSource(archive, plain, c.tag), origin: `oci-archive ${archive}` };
     }
-    const layout = join(opts.containerDir, c.reference);
+    const layout = join(opts.containerDir, plain);
     if (existsSync(join(layout, 'oci-layout'))) {
-      return { source: new OciLayoutSource(layout, c.reference, c.tag), origin: `oci-layout ${layout}` };
+      return { source: new OciLayoutSource(layout, plain, c.tag), origin: `oci-layout ${layout}` };
     }
     if (opts.offline) {
       throw new SourceError(
         'MISSING',
-        `${c.reference}: --offline and no pre-fetched image: expected an oci-archive at ${archive} or an OCI layout directory at ${layout}/`,
-        c.reference,
+        `${plain}: --offline and no pre-fetched image: expected an oci-archive at ${archive} or an OCI layout directory at ${layout}/`,
+        plain,
       );
     }
   } else if (opts.offline) {
-    throw new SourceError('MISSING', `${c.reference}: --offline needs --container-dir (or an OBS build worker's ${OBS_CONTAINER_DIR})`, c.reference);
+    throw new SourceError('MISSING', `${plain}: --offline needs --container-dir (or an OBS build worker's ${OBS_CONTAINER_DIR})`, plain);
   }
   return { source: new RegistrySource(ref, opts.client(ref.registry)), origin: `registry ${ref.registry}` };
 }

@@ -2,6 +2,7 @@
 
 import { DescriptionInvalidError, ImgdescError, UsageError } from '../errors.js';
 import { buildCommand } from './commands/build.js';
+import { lockCommand } from './commands/lock.js';
 import { planCommand } from './commands/plan.js';
 import { validateCommand } from './commands/validate.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
@@ -17,6 +18,7 @@ commands:
   validate DESCRIPTION   check a description and report every problem
   plan DESCRIPTION       show the containers a build would fetch, and where they go
   build DESCRIPTION      fetch them into oci-archives in an image root (see imgdesc build --help)
+  lock DESCRIPTION       pin every container to its digests in <description>.lock.json
 
 common options:
   --profile NAME         select a profile (repeatable; default: import="true" profiles)
@@ -33,6 +35,7 @@ const COMMANDS: Record<string, Command> = {
   validate: validateCommand,
   plan: planCommand,
   build: buildCommand,
+  lock: lockCommand,
 };
 
 

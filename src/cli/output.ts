@@ -79,26 +79,44 @@ export function buildJson(result: BuildResult) {
       indexDigest: i.indexDigest,
       platform: i.platform,
       size: i.size,
+      uncompressedSize: i.uncompressedSize,
       backend: i.backend,
       load: i.load,
       source: i.origin,
       warnings: [...i.warnings],
     })),
+    total: firstBootSpace(result),
+  };
+}
+
+/**
+ * Space figures for the whole build: the archives placed in the image, and
+ * what loading the non-fetch_only ones unpacks at first boot (on top of the
+ * image; their archives are deleted once loaded). null when a layer's
+ * uncompressed size is unknown (e.g. zstd).
+ */
+export function firstBootSpace(result: BuildResult): { archives: number; firstBootUnpacked: number | null } {
+  const loaded = result.images.filter((i) => i.load);
+  const unknown = loaded.some((i) => i.uncompressedSize === null);
+  return {
+    archives: result.images.reduce((n, i) => n + i.size, 0),
+    firstBootUnpacked: unknown ? null : loaded.reduce((n, i) => n + (i.uncompressedSize ?? 0), 0),
   };
 }
 
 export function buildText(result: BuildResult): string {
   if (result.images.length === 0) return `root: ${result.root}\nno containers selected; nothing fetched`;
-  const total = result.images.reduce((n, i) => n + i.size, 0);
+  const total = firstBootSpace(result);
   return [
     `root: ${result.root}`,
     '',
     table(
-      ['REFERENCE', 'DIGEST', 'PLATFORM', 'SIZE', 'ARCHIVE'],
-      result.images.map((i) => [i.reference, i.digest, i.platform, humanSize(i.size), i.archive]),
+      ['REFERENCE', 'DIGEST', 'PLATFORM', 'SIZE', 'UNPACKED', 'ARCHIVE'],
+      result.images.map((i) => [i.reference, i.digest, i.platform, humanSize(i.size), i.uncompressedSize === null ? '?' : humanSize(i.uncompressedSize), i.load ? i.archive : `${i.archive} (fetch only)`]),
     ),
     '',
-    `${result.images.length} image${result.images.length === 1 ? '' : 's'}, ${humanSize(total)} in archives`,
+    `${result.images.length} image${result.images.length === 1 ? '' : 's'}, ${humanSize(total.archives)} in archives; ` +
+      (total.firstBootUnpacked === null ? 'first boot unpacks an unknown amount (a layer is not gzip)' : `first boot unpacks ${humanSize(total.firstBootUnpacked)} into container storage`),
     result.units.length ? `units: ${result.units.join(', ')}` : 'units: none (nothing to load at first boot)',
   ].join('\n');
 }

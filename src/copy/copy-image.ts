@@ -23,6 +23,8 @@ export interface CopyOptions {
   readonly signal: AbortSignal;
   /** Bytes of blob data that arrived, for progress. */
   readonly onBytes?: (n: number) => void;
+  /** The image, when the caller already resolved it (then the source serves its blobs). */
+  readonly resolved?: ResolvedImage;
 }
 
 export interface CopyResult {
@@ -119,7 +121,7 @@ function asSourceError(err: unknown, reference: string, what: string): unknown {
 export async function copyImage(source: ImageSource, destination: ImageDestination, options: CopyOptions): Promise<CopyResult> {
   const { reference, signal } = options;
   try {
-    const resolved = await resolveImage(source, options);
+    const resolved = options.resolved ?? (await resolveImage(source, options));
     const { config, layers } = resolved.parsed;
     const warnings: string[] = [];
 

@@ -1,7 +1,13 @@
 // Runs the CLI in-process (fast, for most tests) or as a real process.
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { run } from '../../src/cli/main.js';
+
+// Builds in tests use a cache of their own, never the user's ~/.cache/imgdesc.
+process.env.XDG_CACHE_HOME ??= mkdtempSync(join(tmpdir(), 'imgdesc-test-cache-'));
 
 export interface CliResult {
   code: number;

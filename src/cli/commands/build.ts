@@ -1,9 +1,13 @@
-import { build, type BuildEvent } from '../../build/build.js';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { build, DEFAULT_JOBS, type BuildEvent } from '../../build/build.js';
+import { lockPathFor, missingFromLock, readLock } from '../../lock/lock-file.js';
 import { containerDirFor } from '../../build/pick-source.js';
 import { loadDescription } from '../../description/load.js';
-import { UsageError } from '../../errors.js';
+import { DescriptionInvalidError, UsageError } from '../../errors.js';
 import { makePlan } from '../../plan/plan.js';
 import { DEFAULT_RETRY } from '../../registry/retry.js';
+import { positiveInt, REGISTRY_OPTIONS, registryOptionsFrom } from '../registry-options.js';
 import { parseCommand, SELECTION_OPTIONS, selectionFrom } from '../args.js';
 import { EXIT } from '../exit-codes.js';
 import type { Io } from '../io.js';
@@ -13,7 +17,7 @@ import { buildJson, buildText, humanSize } from '../output.js';
 export const BUILD_HELP = `usage: imgdesc build DESCRIPTION [--root DIR] [--profile NAME]... [--target-arch ARCH]
               [--container-dir DIR] [--offline] [--authfile FILE] [--tls-verify=false]
               [--cert-dir DIR] [--retries N] [--timeout SECONDS] [--templates DIR]
-              [--json] [--quiet]
+              [--cache-dir DIR | --no-cache] [--jobs N] [--locked] [--json] [--quiet]
 
 Fetches every planned container into an oci-archive at
 ROOT/var/tmp/kiwi_containers/<name>_<tag>, named inside by its full reference,
@@ -31,29 +35,33 @@ into their backend on first boot (kiwi_containers.service).
   --retries N          attempts per registry request (default ${DEFAULT_RETRY.attempts})
   --timeout SECONDS    give up on a connection that sends nothing for this long (default 60)
   --templates DIR      unit templates to use instead of the shipped ones (see README)
+  --cache-dir DIR      blob cache (default $XDG_CACHE_HOME/imgdesc or ~/.cache/imgdesc)
+  --no-cache           use no persistent cache (a scratch store, removed afterwards)
+  -j, --jobs N         parallel downloads and archive writes (default ${DEFAULT_JOBS})
+  --locked             require the lock file (<description>.lock.json) to cover the build
   --json               print the report as JSON on stdout, nothing else
   --quiet              print nothing but errors
 
-Archive entries get their mtime from SOURCE_DATE_EPOCH (0 when unset).`;
+When <description>.lock.json exists (see imgdesc lock), images it pins are
+fetched by digest. Archive entries get their mtime from SOURCE_DATE_EPOCH
+(0 when unset).`;
 
 const BUILD_OPTIONS = {
   ...SELECTION_OPTIONS,
+  ...REGISTRY_OPTIONS,
   root: { type: 'string' },
-  'container-dir': { type: 'string' },
-  offline: { type: 'boolean' },
-  authfile: { type: 'string' },
-  'tls-verify': { type: 'string' },
-  'cert-dir': { type: 'string' },
-  retries: { type: 'string' },
-  timeout: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   templates: { type: 'string' },
+  'cache-dir': { type: 'string' },
+  'no-cache': { type: 'boolean' },
+  jobs: { type: 'string', short: 'j' },
+  locked: { type: 'boolean' },
 } as const;
 
-function positiveInt(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`build: --${name} must be a positive whole number, not ${JSON.stringify(value)}`);
-  return Number(value);
+
+/** $XDG_CACHE_HOME/imgdesc, or ~/.cache/imgdesc. */
+export function defaultCacheDir(env: NodeJS.ProcessEnv): string {
+  return join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache'), 'imgdesc');
 }
 
 export function sourceDateEpoch(env: NodeJS.ProcessEnv): number {
@@ -64,7 +72,7 @@ export function sourceDateEpoch(env: NodeJS.ProcessEnv): number {
 }
 
 /** Ends work on SIGINT/SIGTERM; removes the handlers when done. */
-function interruptSignal(): { signal: AbortSignal; dispose(): void } {
+export function interruptSignal(): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
   const onSignal = (name: NodeJS.Signals) => controller.abort(new Error(`received ${name}`));
   process.once('SIGINT', onSignal);
@@ -85,16 +93,31 @@ export async function buildCommand(argv: string[], io: Io): Promise<number> {
     return EXIT.OK;
   }
   const sel = selectionFrom('build', values, positionals);
-  const tlsVerify = values['tls-verify'] ?? 'true';
-  if (tlsVerify !== 'true' && tlsVerify !== 'false') throw new UsageError(`build: --tls-verify takes true or false, not ${JSON.stringify(tlsVerify)}`);
-  const retries = positiveInt('retries', values.retries, DEFAULT_RETRY.attempts);
-  const timeoutMs = positiveInt('timeout', values.timeout, 60) * 1000;
+  const registry = registryOptionsFrom('build', values);
   const mtime = sourceDateEpoch(process.env);
   const quiet = Boolean(values.quiet) || sel.json;
+
+  const jobs = positiveInt('build', 'jobs', values.jobs, DEFAULT_JOBS);
+  if (values['no-cache'] && values['cache-dir']) throw new UsageError('build: --no-cache and --cache-dir exclude each other');
+  const cacheDir = values['no-cache'] ? undefined : ((values['cache-dir'] as string | undefined) ?? defaultCacheDir(process.env));
 
   const description = await loadDescription(sel.description);
   const plan = makePlan(description, { profiles: sel.profiles, arch: sel.arch });
   if (!quiet) for (const note of plan.notes) io.err(`note: ${note}`);
+  const lockFile = lockPathFor(description.file);
+  const lock = await readLock(lockFile);
+  if (values.locked) {
+    if (!lock) throw new DescriptionInvalidError(lockFile, [{ message: '--locked, but there is no lock file; run imgdesc lock first', path: '', line: null }]);
+    const missing = missingFromLock(lock, plan);
+    if (missing.length) {
+      throw new DescriptionInvalidError(lockFile, [
+        { message: `--locked, but the lock no longer matches the description: no entry for ${missing.join(', ')} on ${plan.arch}; run imgdesc lock`, path: '', line: null },
+      ]);
+    }
+  } else if (lock && !quiet) {
+    const missing = missingFromLock(lock, plan);
+    if (missing.length) io.err(`note: ${lockFile} has no entry for ${missing.join(', ')} on ${plan.arch}; fetched by tag`);
+  }
 
   const onEvent = quiet
     ? undefined
@@ -107,15 +130,12 @@ export async function buildCommand(argv: string[], io: Io): Promise<number> {
       root: (values.root as string | undefined) ?? 'build/root',
       containerDir: containerDirFor(values['container-dir'] as string | undefined),
       offline: Boolean(values.offline),
-      registry: {
-        tlsVerify: tlsVerify === 'true',
-        certDir: values['cert-dir'] as string | undefined,
-        credentials: { authFile: values.authfile as string | undefined },
-        retry: { ...DEFAULT_RETRY, attempts: retries },
-        timeoutMs,
-      },
+      registry,
       mtime,
       templatesDir: values.templates as string | undefined,
+      cacheDir,
+      jobs,
+      lock,
       generator: `imgdesc ${version()}`,
       signal: interrupt.signal,
       onEvent,

@@ -1,0 +1,59 @@
+import { loadDescription } from '../../description/load.js';
+import { LOCK_VERSION, lockPathFor, writeLock } from '../../lock/lock-file.js';
+import { resolveForLock } from '../../lock/resolve-lock.js';
+import { makePlan } from '../../plan/plan.js';
+import { hostArch, parseCommand, SELECTION_OPTIONS } from '../args.js';
+import { EXIT } from '../exit-codes.js';
+import type { Io } from '../io.js';
+import { REGISTRY_OPTIONS, registryOptionsFrom } from '../registry-options.js';
+import { version } from '../version.js';
+import { interruptSignal } from './build.js';
+import { UsageError } from '../../errors.js';
+
+export const LOCK_HELP = `usage: imgdesc lock DESCRIPTION [--profile NAME]... [--target-arch ARCH]...
+             [--container-dir DIR] [--offline] [--authfile FILE] [--tls-verify=false]
+             [--cert-dir DIR] [--json]
+
+Resolves every selected container, for each target architecture given (default:
+this host), to its index, manifest, config and layer digests, and writes them to
+<description basename>.lock.json beside the description (config.lock.json for a
+directory). imgdesc build then fetches those exact images by digest.`;
+
+const LOCK_OPTIONS = {
+  ...SELECTION_OPTIONS,
+  ...REGISTRY_OPTIONS,
+  'target-arch': { type: 'string', multiple: true },
+} as const;
+
+export async function lockCommand(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommand('lock', argv, LOCK_OPTIONS);
+  if (values.help) {
+    io.out(LOCK_HELP);
+    return EXIT.OK;
+  }
+  if (positionals.length !== 1) throw new UsageError('lock: expected one DESCRIPTION');
+  const profiles = (values.profile ?? []).flatMap((p) => p.split(',')).map((p) => p.trim()).filter(Boolean);
+  const arches = [...new Set(values['target-arch']?.length ? values['target-arch'] : [hostArch()])];
+  const registry = registryOptionsFrom('lock', values);
+  const description = await loadDescription(positionals[0]!);
+  const plans = arches.map((arch) => makePlan(description, { profiles, arch }));
+  const interrupt = interruptSignal();
+  try {
+    const generator = `imgdesc ${version()}`;
+    const images = await resolveForLock(plans, {
+      registry,
+      containerDir: values['container-dir'],
+      offline: Boolean(values.offline),
+      signal: interrupt.signal,
+      jobs: 8,
+      generator,
+    });
+    const file = lockPathFor(description.file);
+    await writeLock(file, { lockfileVersion: LOCK_VERSION, generator, images });
+    if (values.json) io.out(JSON.stringify({ lockFile: file, images }, null, 2));
+    else io.out(`${file}: ${images.length} image${images.length === 1 ? '' : 's'} locked for ${arches.join(', ')}`);
+    return EXIT.OK;
+  } finally {
+    interrupt.dispose();
+  }
+}

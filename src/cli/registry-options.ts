@@ -1,0 +1,33 @@
+// Options shared by the commands that talk to registries (build, lock).
+
+import { UsageError } from '../errors.js';
+import type { RegistryClientOptions } from '../registry/client.js';
+import { DEFAULT_RETRY } from '../registry/retry.js';
+
+export const REGISTRY_OPTIONS = {
+  'container-dir': { type: 'string' },
+  offline: { type: 'boolean' },
+  authfile: { type: 'string' },
+  'tls-verify': { type: 'string' },
+  'cert-dir': { type: 'string' },
+  retries: { type: 'string' },
+  timeout: { type: 'string' },
+} as const;
+
+export function positiveInt(command: string, name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`${command}: --${name} must be a positive whole number, not ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
+export function registryOptionsFrom(command: string, values: Record<string, unknown>): Omit<RegistryClientOptions, 'userAgent'> {
+  const tlsVerify = (values['tls-verify'] as string | undefined) ?? 'true';
+  if (tlsVerify !== 'true' && tlsVerify !== 'false') throw new UsageError(`${command}: --tls-verify takes true or false, not ${JSON.stringify(tlsVerify)}`);
+  return {
+    tlsVerify: tlsVerify === 'true',
+    certDir: values['cert-dir'] as string | undefined,
+    credentials: { authFile: values.authfile as string | undefined },
+    retry: { ...DEFAULT_RETRY, attempts: positiveInt(command, 'retries', values.retries as string | undefined, DEFAULT_RETRY.attempts) },
+    timeoutMs: positiveInt(command, 'timeout', values.timeout as string | undefined, 60) * 1000,
+  };
+}
