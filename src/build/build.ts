@@ -196,9 +196,9 @@ export async function build(plan: Plan, options: BuildOptions): Promise<BuildRes
         options.onEvent?.({ type: 'bytes', container, bytes: n });
       };
       // Every blob of this image in parallel (bounded across the whole build).
-      const stored = await Promise.all([config, ...layers].map((d) => fetcher.ensure(d, source, signal, onBytes)));
+      const stored = await Promise.all([config, ...layers].map((d) => fetcher.ensure(d, source, { reference: container.reference, signal, onBytes })));
       void downloaded;
-      inner = new StoredSource(source, resolved.manifest, fetcher);
+      inner = new StoredSource(source, resolved.manifest, fetcher, container.reference);
       await mkdir(dirname(file), { recursive: true });
       await destination.open();
       const result = await copyImage(inner, destination, { reference: container.reference, platform, signal, resolved });

@@ -4,6 +4,8 @@
 
 import type { Readable } from 'node:stream';
 import type { BlobStore, StoredBlob } from '../cache/blob-store.js';
+import { ImgdescError, OutputError, SourceError } from '../errors.js';
+import { DigestMismatchError } from '../oci/digest.js';
 import type { Descriptor } from '../oci/manifest.js';
 import type { FetchedManifest, ImageSource } from './types.js';
 
@@ -16,14 +18,27 @@ export class BlobFetcher {
     private readonly measure: boolean,
   ) {}
 
-  ensure(desc: Descriptor, from: ImageSource, signal: AbortSignal, onBytes?: (n: number) => void): Promise<StoredBlob> {
+  ensure(desc: Descriptor, from: ImageSource, ctx: { reference: string; signal: AbortSignal; onBytes?: (n: number) => void }): Promise<StoredBlob> {
     let p = this.inflight.get(desc.digest);
     if (!p) {
       p = this.limit(async () => {
         const found = await this.store.lookup(desc, this.measure);
         if (found) return found;
-        const stream = await from.getBlob(desc, signal);
-        return this.store.put(desc, stream, { measure: this.measure, onBytes, signal });
+        const stream = await from.getBlob(desc, ctx.signal);
+        try {
+          return await this.store.put(desc, stream, { measure: this.measure, onBytes: ctx.onBytes, signal: ctx.signal });
+        } catch (err) {
+          if (err instanceof DigestMismatchError) {
+            throw new SourceError('DIGEST', `${ctx.reference}: blob ${desc.digest} from ${from.description}: ${err.message}`, ctx.reference, { cause: err });
+          }
+          if (err instanceof ImgdescError || ctx.signal.aborted) throw err;
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code && /^E[A-Z]+$/.test(code) && !/^E(CONNRESET|PIPE|TIMEDOUT|HOSTUNREACH|NETUNREACH|CONNREFUSED)$/.test(code)) {
+            const reason = code === 'ENOSPC' ? 'no space left on the device' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+            throw new OutputError(`cannot store blob ${desc.digest} in ${this.store.dir}: ${reason}`, this.store.dir, { cause: err });
+          }
+          throw err;
+        }
       });
       this.inflight.set(desc.digest, p);
       // A failed download may be asked for again (e.g. by a retry of the image).
@@ -39,6 +54,7 @@ export class StoredSource implements ImageSource {
     private readonly inner: ImageSource,
     private readonly manifest: FetchedManifest,
     private readonly fetcher: BlobFetcher,
+    private readonly reference: string,
   ) {
     this.description = inner.description;
   }
@@ -52,7 +68,7 @@ export class StoredSource implements ImageSource {
   }
 
   async getBlob(desc: Descriptor, signal: AbortSignal): Promise<Readable> {
-    await this.fetcher.ensure(desc, this.inner, signal);
+    await this.fetcher.ensure(desc, this.inner, { reference: this.reference, signal });
     return this.fetcher.store.open(desc);
   }
 

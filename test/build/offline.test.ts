@@ -120,7 +120,7 @@ describe('offline build from a container directory', () => {
     // No cache: a cached copy of the good layer would (rightly) be used instead.
     const r = await runCli(['build', 'examples/appliance.xml', '--container-dir', obsDir, '--offline', '--no-cache', '--root', root, '--target-arch', 'x86_64']);
     assert.equal(r.code, 4, r.stderr);
-    assert.match(r.stderr, /registry\.example\.org\/imgdesc\/hello:1\.0: layer sha256:[0-9a-f]+: digest mismatch/);
+    assert.match(r.stderr, /registry\.example\.org\/imgdesc\/hello:1\.0: blob sha256:[0-9a-f]+ from oci-archive .*: digest mismatch/);
     assert.deepEqual(await readdir(join(root, 'var/tmp/kiwi_containers')), []);
   });
 });
