@@ -12,7 +12,8 @@ import { parseCommand, SELECTION_OPTIONS, selectionFrom } from '../args.js';
 import { EXIT } from '../exit-codes.js';
 import type { Io } from '../io.js';
 import { version } from '../version.js';
-import { buildJson, buildText, humanSize } from '../output.js';
+import { buildJson, buildText } from '../output.js';
+import { plainProgress, ttyProgress } from '../progress.js';
 
 export const BUILD_HELP = `usage: imgdesc build DESCRIPTION [--root DIR] [--profile NAME]... [--target-arch ARCH]
               [--container-dir DIR] [--offline] [--authfile FILE] [--tls-verify=false]
@@ -119,11 +120,8 @@ export async function buildCommand(argv: string[], io: Io): Promise<number> {
     if (missing.length) io.err(`note: ${lockFile} has no entry for ${missing.join(', ')} on ${plan.arch}; fetched by tag`);
   }
 
-  const onEvent = quiet
-    ? undefined
-    : (e: BuildEvent) => {
-        if (e.type === 'done') io.err(`fetched ${e.result.reference} (${e.result.digest.slice(0, 19)}…, ${humanSize(e.result.size)}) from ${e.result.origin}`);
-      };
+  const progress = quiet ? null : io.errTty ? ttyProgress(io.errTty) : plainProgress((l) => io.err(l));
+  const onEvent = progress ? (e: BuildEvent) => progress.onEvent(e) : undefined;
   const interrupt = interruptSignal();
   try {
     const result = await build(plan, {
@@ -140,11 +138,13 @@ export async function buildCommand(argv: string[], io: Io): Promise<number> {
       signal: interrupt.signal,
       onEvent,
     });
+    progress?.stop();
     if (sel.json) io.out(JSON.stringify(buildJson(result), null, 2));
     else if (!quiet) io.out(buildText(result));
     if (!quiet) for (const img of result.images) for (const w of img.warnings) io.err(`warning: ${w}`);
     return EXIT.OK;
   } finally {
+    progress?.stop();
     interrupt.dispose();
   }
 }
