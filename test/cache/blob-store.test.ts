@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { readFile, writeFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { describe, test } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import { BlobStore } from '../../src/cache/blob-store.js';
+import { digestOf } from '../../src/oci/digest.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const raw = Buffer.from('layer contents '.repeat(1000));
+const gz = gzipSync(raw);
+const layer = { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: digestOf(gz), size: gz.length };
+
+describe('BlobStore', () => {
+  test('put verifies, measures gzip layers decompressed, and lookup finds the entry', async (t) => {
+    const store = new BlobStore(await tempDir(t));
+    const put = await store.put(layer, Readable.from([gz]), { measure: true });
+    assert.equal(put.hit, false);
+    assert.equal(put.uncompressedSize, raw.length);
+    const hit = await store.lookup(layer, true);
+    assert.deepEqual({ ...hit }, { file: store.path(layer.digest), uncompressedSize: raw.length, hit: true });
+    assert.deepEqual(await readFile(store.path(layer.digest)), gz);
+  });
+
+  test('wrong bytes are refused and leave nothing behind', async (t) => {
+    const dir = await tempDir(t);
+    const store = new BlobStore(dir);
+    await assert.rejects(store.put(layer, Readable.from([Buffer.from('nope')]), { measure: true }), /size mismatch/);
+    assert.equal(await store.lookup(layer, false), null);
+    assert.deepEqual((await readdir(join(dir, 'blobs/sha256'))).filter((n) => !n.endsWith('.meta.json')), []);
+  });
+
+  test('a corrupt entry is discarded on lookup', async (t) => {
+    const store = new BlobStore(await tempDir(t));
+    await store.put(layer, Readable.from([gz]), { measure: false });
+    const bad = Buffer.from(gz);
+    bad[10] = bad[10]! ^ 0xff;
+    await writeFile(store.path(layer.digest), bad);
+    assert.equal(await store.lookup(layer, false), null);
+    await assert.rejects(readFile(store.path(layer.digest)), /ENOENT/);
+  });
+});
