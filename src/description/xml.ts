@@ -18,6 +18,9 @@ export interface XmlElement {
   readonly path: string;
 }
 
+/** Deepest element nesting accepted. */
+export const MAX_DEPTH = 64;
+
 export type ParseResult = { ok: true; root: XmlElement } | { ok: false; problems: DescriptionProblem[] };
 
 const parser = new XMLParser({
@@ -32,6 +35,8 @@ const parser = new XMLParser({
   htmlEntities: false,
   ignoreDeclaration: true,
   ignorePiTags: true,
+  // KIWI descriptions nest about 6 deep; refuse absurd depths before they cost stack.
+  maxNestedTags: MAX_DEPTH,
 });
 const META = XMLParser.getMetaDataSymbol() as unknown as symbol;
 
@@ -118,7 +123,15 @@ export function parseXml(text: string): ParseResult {
       problems: [{ message: `not well-formed XML: ${msg} (line ${line}, column ${col})`, path: '', line }],
     };
   }
-  const raw = parser.parse(text) as RawNode[];
+  let raw: RawNode[];
+  try {
+    raw = parser.parse(text) as RawNode[];
+  } catch (err) {
+    const message = /nested tags/i.test((err as Error).message)
+      ? `elements are nested more than ${MAX_DEPTH} levels deep; descriptions never need that`
+      : `cannot parse XML: ${(err as Error).message}`;
+    return { ok: false, problems: [{ message, path: '', line: null }] };
+  }
 
   const build = (node: RawNode, name: string, parentPath: string, index: number): XmlElement => {
     const meta = (node as Record<symbol, { startIndex?: number } | undefined>)[META];
