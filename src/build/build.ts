@@ -4,7 +4,8 @@
 // removed when the build ends (--no-cache).
 
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { BlobStore } from '../cache/blob-store.js';
 import { copyImage, resolveImage, type ResolvedImage } from '../copy/copy-image.js';
@@ -101,6 +102,11 @@ export async function prepareRoot(root: string): Promise<string> {
     } catch (e) {
       throw new OutputError(`cannot create root ${abs}: ${errnoText(e)}`, abs, { cause: e });
     }
+  }
+  try {
+    await access(abs, constants.W_OK);
+  } catch (err) {
+    throw new OutputError(`cannot write into root ${abs}: ${errnoText(err)}`, abs, { cause: err });
   }
   return abs;
 }
