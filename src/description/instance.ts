@@ -21,7 +21,11 @@ export function toInstance(root: XmlElement): InstanceDocument {
   const origin = new WeakMap<object, XmlElement>();
   const convert = (el: XmlElement): Instance => {
     const obj: Instance = {};
-    for (const [k, v] of Object.entries(el.attrs)) obj[`@${k}`] = v;
+    for (const [k, v] of Object.entries(el.attrs)) {
+      // namespace declarations (xmlns, xmlns:xsi) are not attributes of the element
+      if (k === 'xmlns' || k.startsWith('xmlns:')) continue;
+      obj[`@${k}`] = v;
+    }
     for (const child of el.children) {
       const list = (obj[child.name] ??= []) as Instance[];
       list.push(convert(child));

@@ -43,17 +43,25 @@ function distance(a: string, b: string): number {
   return row[b.length]!;
 }
 
+/** Every word of `a` (split at "_" and "-") is a word of `b`: a renamed name that grew a word. */
+function wordsWithin(a: string, b: string): boolean {
+  const words = new Set(b.toLowerCase().split(/[_-]/));
+  const mine = a.toLowerCase().split(/[_-]/);
+  return mine.length > 1 && mine.every((w) => words.has(w));
+}
+
 function closest(name: string, candidates: string[]): string | undefined {
   let best: string | undefined;
   let bestScore = Infinity;
   for (const c of candidates) {
     const d = distance(name.toLowerCase(), c.toLowerCase());
-    if (d < bestScore) {
+    const near = d <= Math.max(2, Math.floor(name.length / 3)) || wordsWithin(name, c) || wordsWithin(c, name);
+    if (near && d < bestScore) {
       bestScore = d;
       best = c;
     }
   }
-  return best !== undefined && bestScore <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
+  return best;
 }
 
 const quote = (v: unknown) => JSON.stringify(v);

@@ -15,6 +15,7 @@ async function file(t: { after(fn: () => unknown): void }, text: string, name = 
 
 const BAD = description(`<contaners/>
 <containers source="r.example.org" backend="podman"><container name="a" tag=".bad"/></containers>`);
+const BAD_LINE = BAD.split('\n').findIndex((l) => l.startsWith('<contaners')) + 1;
 
 describe('imgdesc validate', () => {
   test('valid: exit 0 and a one-line summary', async () => {
@@ -29,8 +30,8 @@ describe('imgdesc validate', () => {
     assert.equal(r.code, 3);
     const lines = r.stderr.trimEnd().split('\n');
     assert.deepEqual(lines.slice(0, 2), [
-      `${p}:15: /image/contaners[1]: unknown element <contaners> in <image>; did you mean <containers>? (allowed: ${lines[0]!.split('(allowed: ')[1]}`,
-      `${p}:16: /image/containers[1]/container[1]/@tag: tag ".bad" is not valid: expected 1 to 128 characters of letters, digits, "_", "." and "-", not starting with "." or "-"`,
+      `${p}:${BAD_LINE}: /image/contaners[1]: unknown element <contaners> in <image>; did you mean <containers>? (allowed: ${lines[0]!.split('(allowed: ')[1]}`,
+      `${p}:${BAD_LINE + 1}: /image/containers[1]/container[1]/@tag: tag ".bad" is not valid: expected 1 to 128 characters of letters, digits, "_", "." and "-", not starting with "." or "-"`,
     ]);
     assert.equal(lines[2], `${p}: 2 problems`);
     assert.equal(r.stdout, '');
@@ -43,7 +44,7 @@ describe('imgdesc validate', () => {
     const doc = JSON.parse(r.stdout);
     assert.equal(doc.valid, false);
     assert.deepEqual(Object.keys(doc.errors[0]).sort(), ['line', 'message', 'path']);
-    assert.deepEqual(doc.errors.map((e: { path: string; line: number }) => [e.path, e.line]), [['/image/contaners[1]', 15], ['/image/containers[1]/container[1]/@tag', 16]]);
+    assert.deepEqual(doc.errors.map((e: { path: string; line: number }) => [e.path, e.line]), [['/image/contaners[1]', BAD_LINE], ['/image/containers[1]/container[1]/@tag', BAD_LINE + 1]]);
     const ok = JSON.parse((await runCli(['validate', 'examples/appliance.xml', '--json'])).stdout);
     assert.deepEqual(ok, { valid: true, errors: [] });
   });

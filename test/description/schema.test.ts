@@ -93,6 +93,19 @@ describe('schema: the rest of a KIWI description', () => {
     assert.match(p!.message, /"yum" is not allowed here; allowed: .*"zypper"/);
   });
 
+  test('namespace declarations and the xsi schema location are accepted on <image>', () => {
+    const text = description('').replace(
+      '<image schemaversion',
+      '<image xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:noNamespaceSchemaLocation="kiwi.xsd" schemaversion',
+    );
+    assert.deepEqual(problems(text), []);
+  });
+
+  test('a renamed attribute gets the new name as a hint even when far in spelling', () => {
+    const text = description('').replace('<type image="oem" filesystem="ext4"/>', '<type image="oem" filesystem="btrfs" btrfs_root_is_snapshot="true"/>');
+    assert.match(problems(text)[0]!.message, /did you mean "btrfs_root_is_snapper_snapshot"\?/);
+  });
+
   test('the root must be <image>', () => {
     const [p] = problems('<imag schemaversion="8.5" name="x"/>');
     assert.match(p!.message, /root element must be <image>/);
