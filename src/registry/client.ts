@@ -69,6 +69,7 @@ export class RegistryClient {
   /** Agents for hosts redirects lead to (blob storage). */
   private readonly otherAgents = new Map<string, Agent>();
   private readonly tokens = new Map<string, string>();
+  private readonly pendingTokens = new Map<string, Promise<string>>();
   private credentials: Credentials | null | undefined;
   private basicAuth = false;
   private readonly retry: RetryPolicy;
@@ -156,16 +157,26 @@ export class RegistryClient {
   }
 
   /** Answers a 401 challenge; false when there is nothing more to try. */
-  private async authenticate(challengeHeader: string | undefined, repository: string, scope: string, signal: AbortSignal): Promise<boolean> {
+  private async authenticate(challengeHeader: string | undefined, repository: string, scope: string, sent: string | undefined, signal: AbortSignal): Promise<boolean> {
     const challenges = parseChallenges(challengeHeader ?? '');
     const bearer = challenges.find((c) => c.scheme === 'bearer');
     const creds = await this.credentialsFor(repository, signal);
     if (bearer?.params.realm) {
-      this.tokens.set(scope, await this.fetchToken(bearer.params, scope, creds, signal));
+      // A parallel request may already have fetched a newer token for this scope.
+      const current = this.tokens.get(scope);
+      if (current && sent !== `Bearer ${current}`) return true;
+      let pending = this.pendingTokens.get(scope);
+      if (!pending) {
+        pending = this.fetchToken(bearer.params, scope, creds, signal).finally(() => this.pendingTokens.delete(scope));
+        this.pendingTokens.set(scope, pending);
+      }
+      this.tokens.set(scope, await pending);
       return true;
     }
     if (challenges.some((c) => c.scheme === 'basic')) {
-      if (!creds || creds.kind !== 'basic' || this.basicAuth) return false;
+      if (!creds || creds.kind !== 'basic') return false;
+      // Sent with Basic already: the registry refused these credentials.
+      if (sent?.startsWith('Basic ')) return false;
       this.basicAuth = true;
       return true;
     }
@@ -276,7 +287,7 @@ export class RegistryClient {
       if (res.statusCode === 401 && !authTried) {
         await res.body.dump();
         authTried = true;
-        if (await this.authenticate(header(res.headers, 'www-authenticate'), opts.repository, scope, signal)) {
+        if (await this.authenticate(header(res.headers, 'www-authenticate'), opts.repository, scope, auth, signal)) {
           attempt--;
           continue;
         }
