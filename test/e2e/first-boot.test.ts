@@ -2,24 +2,29 @@
 // under nspawn, and look inside: the first boot loads every non-fetch_only
 // archive into podman or docker and deletes it, and nothing else.
 import assert from 'node:assert/strict';
-import { cp, mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { REPO, runCli } from '../helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
 import { description } from '../helpers/descriptions.js';
 import { boot, overlayRoot, testRootCache, type OverlayRoot } from '../helpers/nspawn.js';
+import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { pushNewImage } from '../helpers/test-images.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const CONTAINERS = join(REPO, 'examples/containers');
 const ARCHIVES = 'var/tmp/kiwi_containers';
 
-const DESCRIPTION = description(`
-<containers source="registry.example.org/imgdesc" backend="podman">
+// Images come from the real test registry: a multi-arch OCI index, a Docker
+// schema 2 image, and a configuration bundle that is only placed.
+const descriptionFor = (host: string) =>
+  description(`
+<containers source="${host}/imgdesc" backend="podman">
   <container name="hello" tag="1.0"/>
   <container name="toolbox" tag="1.0"/>
   <container name="hello" tag="1.0-config" fetch_only="true"/>
 </containers>
-<containers source="registry.example.org/imgdesc" backend="docker">
+<containers source="${host}/imgdesc" backend="docker">
   <container name="hello" tag="1.0"/>
 </containers>`);
 
@@ -37,8 +42,22 @@ WantedBy=multi-user.target
 `;
 
 let base: string;
-before(() => {
+let registry: TestRegistry;
+let images: string;
+let ref: (nameTag: string) => string;
+before(async () => {
   base = testRootCache();
+  registry = await startRegistry('plain');
+  ref = (nameTag) => `${registry.host}/imgdesc/${nameTag}`;
+  images = await mkdtemp(join(tmpdir(), 'imgdesc-e2e-images-'));
+  const amd64 = { architecture: 'amd64' };
+  await pushNewImage(images, registry, 'imgdesc/hello', '1.0', { seed: 'hello', platforms: [amd64, { architecture: 'arm64', variant: 'v8' }], layers: [{ size: 64 * 1024, shared: 'base' }, { size: 4096 }] });
+  await pushNewImage(images, registry, 'imgdesc/toolbox', '1.0', { seed: 'toolbox', platforms: [amd64], layers: [{ size: 64 * 1024, shared: 'base' }, { size: 8192 }] }, 'v2s2');
+  await pushNewImage(images, registry, 'imgdesc/hello', '1.0-config', { seed: 'config', platforms: [amd64] });
+});
+after(async () => {
+  await registry?.stop();
+  if (images) await rm(images, { recursive: true, force: true });
 });
 
 async function preparedRoot(t: { after(fn: () => unknown): void }): Promise<OverlayRoot> {
@@ -46,8 +65,8 @@ async function preparedRoot(t: { after(fn: () => unknown): void }): Promise<Over
   t.after(() => root.dispose());
   const dir = await tempDir(t);
   const file = join(dir, 'appliance.xml');
-  await writeFile(file, DESCRIPTION);
-  const r = await runCli(['build', file, '--root', root.dir, '--container-dir', CONTAINERS, '--offline', '--target-arch', 'x86_64', '--quiet']);
+  await writeFile(file, descriptionFor(registry.host));
+  const r = await runCli(['build', file, '--root', root.dir, '--tls-verify=false', '--no-cache', '--target-arch', 'x86_64', '--quiet']);
   assert.equal(r.code, 0, r.stderr);
   const sys = join(root.dir, 'etc/systemd/system');
   await writeFile(join(sys, 'record-images.service'), USER_SERVICE);
@@ -68,14 +87,14 @@ describe('first boot under systemd', { timeout: 600_000 }, () => {
     const agg = await vm.exec(['systemctl', 'show', '-p', 'ActiveState,Result', 'kiwi_containers.service']);
     assert.match(agg.stdout, /ActiveState=active/);
     const podman = await vm.exec(['podman', 'images', '--format', '{{.Repository}}:{{.Tag}}']);
-    assert.deepEqual(lines(podman.stdout), ['registry.example.org/imgdesc/hello:1.0', 'registry.example.org/imgdesc/toolbox:1.0']);
+    assert.deepEqual(lines(podman.stdout), [ref('hello:1.0'), ref('toolbox:1.0')]);
     const docker = await vm.exec(['docker', 'images', '--format', '{{.Repository}}:{{.Tag}}']);
-    assert.deepEqual(lines(docker.stdout), ['registry.example.org/imgdesc/hello:1.0'], docker.stderr);
+    assert.deepEqual(lines(docker.stdout), [ref('hello:1.0')], docker.stderr);
     // Only the fetch_only archive is left.
     assert.deepEqual(await readdir(join(root.dir, ARCHIVES)), ['hello_1.0-config']);
     // The author's service ran after all loads.
     const seen = await vm.exec(['cat', '/var/log/podman-at-start', '/var/log/docker-at-start']);
-    assert.deepEqual(lines(seen.stdout), ['registry.example.org/imgdesc/hello:1.0', 'registry.example.org/imgdesc/hello:1.0', 'registry.example.org/imgdesc/toolbox:1.0']);
+    assert.deepEqual(lines(seen.stdout), [ref('hello:1.0'), ref('hello:1.0'), ref('toolbox:1.0')]);
     // systemd itself accepts every unit we wrote.
     const units = (await readdir(join(root.dir, 'etc/systemd/system'))).filter((n) => n.startsWith('imgdesc-load-') || n === 'kiwi_containers.service');
     const instances = await readdir(join(root.dir, 'etc/systemd/system/kiwi_containers.service.wants'));
@@ -93,7 +112,7 @@ describe('first boot under systemd', { timeout: 600_000 }, () => {
     {
       const vm = await boot(root.dir);
       const podman = await vm.exec(['podman', 'images', '--format', '{{.Repository}}:{{.Tag}}']);
-      assert.deepEqual(lines(podman.stdout), ['registry.example.org/imgdesc/hello:1.0']);
+      assert.deepEqual(lines(podman.stdout), [ref('hello:1.0')]);
       const failed = await vm.exec(['systemctl', 'is-failed', 'imgdesc-load-podman@var-tmp-kiwi_containers-toolbox_1.0.service']);
       assert.equal(failed.stdout.trim(), 'failed');
       assert.match((await vm.exec(['systemctl', 'is-active', 'kiwi_containers.service'])).stdout, /^active/);
@@ -105,7 +124,7 @@ describe('first boot under systemd', { timeout: 600_000 }, () => {
       const vm = await boot(root.dir);
       t.after(() => vm.shutdown());
       const podman = await vm.exec(['podman', 'images', '--format', '{{.Repository}}:{{.Tag}}']);
-      assert.deepEqual(lines(podman.stdout), ['registry.example.org/imgdesc/hello:1.0', 'registry.example.org/imgdesc/toolbox:1.0']);
+      assert.deepEqual(lines(podman.stdout), [ref('hello:1.0'), ref('toolbox:1.0')]);
       // Loads that already happened are skipped, not failed.
       const hello = await vm.exec(['systemctl', 'show', '-p', 'ConditionResult,Result', 'imgdesc-load-podman@var-tmp-kiwi_containers-hello_1.0.service']);
       assert.match(hello.stdout, /ConditionResult=no/);
@@ -115,4 +134,3 @@ describe('first boot under systemd', { timeout: 600_000 }, () => {
   });
 });
 
-after(() => undefined);
