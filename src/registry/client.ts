@@ -300,7 +300,13 @@ export class RegistryClient {
       }
       if (res.statusCode === 401) {
         await res.body.dump();
-        throw new RegistryHttpError(`${this.host} rejected the credentials (HTTP 401)`, 401, 'auth');
+        // Still refused after authenticating (an anonymous token grants nothing).
+        const creds = await this.credentialsFor(opts.repository, signal);
+        throw new RegistryHttpError(
+          creds ? `${this.host} rejected the credentials (HTTP 401)` : `${this.host} requires authentication for ${opts.repository} (HTTP 401); log in or pass --authfile`,
+          401,
+          'auth',
+        );
       }
       if (RETRYABLE_STATUS.has(res.statusCode) && attempt < this.retry.attempts) {
         await res.body.dump();
