@@ -5,6 +5,7 @@
 
 import type { DescriptionProblem } from '../errors.js';
 import { archProblem, MAX_NAME_LENGTH, repositoryPathProblem, sourceProblem, splitList, TAG } from './names.js';
+import { quoteValue } from './quote.js';
 import type { XmlElement } from './xml.js';
 
 function* walk(el: XmlElement): Generator<XmlElement> {
@@ -26,23 +27,23 @@ function containerProblems(section: XmlElement): DescriptionProblem[] {
   const source = section.attrs.source;
   if (source !== undefined) {
     const problem = sourceProblem(source);
-    if (problem) out.push(attrProblem(section, 'source', `source ${JSON.stringify(source)} is not host[:port][/path]: ${problem}`));
+    if (problem) out.push(attrProblem(section, 'source', `source ${quoteValue(source)} is not host[:port][/path]: ${problem}`));
   }
   for (const c of section.children) {
     if (c.name !== 'container') continue;
     const { name, path, tag } = c.attrs;
     if (name !== undefined) {
       const problem = repositoryPathProblem(name);
-      if (problem) out.push(attrProblem(c, 'name', `container name ${JSON.stringify(name)} is not a valid repository name: ${problem}`));
+      if (problem) out.push(attrProblem(c, 'name', `container name ${quoteValue(name)} is not a valid repository name: ${problem}`));
     }
     if (path !== undefined) {
       const normal = normaliseRepoPath(path);
       const problem = normal === '' ? 'it is empty (leave the attribute out for no path)' : repositoryPathProblem(normal);
-      if (problem) out.push(attrProblem(c, 'path', `container path ${JSON.stringify(path)} is not a valid repository path: ${problem}`));
+      if (problem) out.push(attrProblem(c, 'path', `container path ${quoteValue(path)} is not a valid repository path: ${problem}`));
     }
     if (tag !== undefined && !TAG.test(tag)) {
       out.push(
-        attrProblem(c, 'tag', `tag ${JSON.stringify(tag)} is not valid: expected 1 to 128 characters of letters, digits, "_", "." and "-", not starting with "." or "-"`),
+        attrProblem(c, 'tag', `tag ${quoteValue(tag)} is not valid: expected 1 to 128 characters of letters, digits, "_", "." and "-", not starting with "." or "-"`),
       );
     }
     if (source !== undefined && name !== undefined) {

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { DescriptionProblem } from '../errors.js';
 import { locate, type InstanceDocument } from './instance.js';
+import { quoteValue } from './quote.js';
 
 const SCHEMA_FILE = fileURLToPath(new URL('../../schema/kiwi.schema.json', import.meta.url));
 
@@ -64,7 +65,7 @@ function closest(name: string, candidates: string[]): string | undefined {
   return best;
 }
 
-const quote = (v: unknown) => JSON.stringify(v);
+const quote = (v: unknown) => (typeof v === 'string' ? quoteValue(v) : JSON.stringify(v));
 
 function members(schema: SchemaNode | undefined): { attrs: string[]; elements: string[] } {
   const keys = Object.keys(schema?.properties ?? {});

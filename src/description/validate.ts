@@ -6,6 +6,7 @@ import { toInstance } from './instance.js';
 import { semanticProblems } from './rules.js';
 import { schemaProblems } from './schema.js';
 import { compareVersions, CURRENT_SCHEMA, KNOWN_SCHEMAS, OLDEST_SCHEMA, upgrade } from './upgrade.js';
+import { quoteValue } from './quote.js';
 import { parseXml, type XmlElement } from './xml.js';
 
 export type Checked = { root: XmlElement; problems: DescriptionProblem[] };
@@ -33,7 +34,7 @@ export function checkDescriptionText(text: string): { root: XmlElement | null; p
   } else if (!(KNOWN_SCHEMAS as readonly string[]).includes(version)) {
     const tooOld = /^\d+\.\d+$/.test(version) && compareVersions(version, OLDEST_SCHEMA) < 0;
     problems.push({
-      message: `schemaversion ${JSON.stringify(version)} is not supported; allowed: ${KNOWN_SCHEMAS.join(', ')}` +
+      message: `schemaversion ${quoteValue(version)} is not supported; allowed: ${KNOWN_SCHEMAS.join(', ')}` +
         (tooOld ? ' (descriptions older than 7.4 must first be converted with KIWI)' : ''),
       path: '/image/@schemaversion',
       line: original.attrLines.schemaversion ?? original.line,
