@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
 import { findCredentials, type CredentialLookup, type Credentials } from './credentials.js';
 import { parseChallenges } from './challenge.js';
-import { backoffMs, DEFAULT_RETRY, errorCode, isRetryableError, RETRYABLE_STATUS, retryAfterMs, sleep, type RetryPolicy } from './retry.js';
+import { backoffMs, DEFAULT_RETRY, errorCode, isRetryableError, networkReason, RETRYABLE_STATUS, retryAfterMs, sleep, type RetryPolicy } from './retry.js';
 import { tlsMaterialFor } from './tls.js';
 
 export interface RegistryClientOptions {
@@ -72,7 +72,7 @@ export class RegistryClient {
   private readonly pendingTokens = new Map<string, Promise<string>>();
   private credentials: Credentials | null | undefined;
   private basicAuth = false;
-  private readonly retry: RetryPolicy;
+  readonly retry: RetryPolicy;
 
   constructor(
     readonly host: string,
@@ -142,8 +142,7 @@ export class RegistryClient {
         { cause: err },
       );
     }
-    const what = code === 'ECONNREFUSED' ? 'connection refused' : code || (err as Error).message;
-    return new RegistryHttpError(`cannot reach ${url.replace(/\?.*$/, '')}: ${what}`, null, 'network', { cause: err });
+    return new RegistryHttpError(`cannot reach ${url.replace(/\?.*$/, '')}: ${networkReason(err)}`, null, 'network', { cause: err });
   }
 
   /** Authorization header for a repository scope, if we hold one. */

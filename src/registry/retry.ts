@@ -38,6 +38,23 @@ export function errorCode(err: unknown): string | undefined {
   return undefined;
 }
 
+const REASONS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  UND_ERR_SOCKET: 'connection closed by the other side',
+  UND_ERR_CONNECT_TIMEOUT: 'connect timed out',
+  UND_ERR_HEADERS_TIMEOUT: 'no answer within the timeout (--timeout)',
+  UND_ERR_BODY_TIMEOUT: 'the transfer stalled: no data within the timeout (--timeout)',
+  ERR_STREAM_PREMATURE_CLOSE: 'connection closed before the end',
+};
+
+/** A short human reason for a network failure. */
+export function networkReason(err: unknown): string {
+  const code = errorCode(err);
+  if (code && REASONS[code]) return REASONS[code];
+  return code ?? (err as Error)?.message ?? String(err);
+}
+
 export function isRetryableError(err: unknown): boolean {
   const code = errorCode(err);
   return code !== undefined && RETRYABLE_CODES.has(code);

@@ -7,7 +7,7 @@ import type { Descriptor } from '../oci/manifest.js';
 import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES } from '../oci/media-types.js';
 import { apiLocation, formatReference, type ImageReference } from '../oci/reference.js';
 import { RegistryClient, RegistryHttpError, readCapped } from '../registry/client.js';
-import { isRetryableError, sleep } from '../registry/retry.js';
+import { isRetryableError, networkReason, sleep } from '../registry/retry.js';
 import type { FetchedManifest, ImageSource } from './types.js';
 
 const KIND_TO_REASON = {
@@ -28,7 +28,8 @@ export class RegistrySource implements ImageSource {
   constructor(
     private readonly ref: ImageReference,
     private readonly client: RegistryClient,
-    private readonly resumeAttempts = 5,
+    /** Broken transfers are resumed as often as requests are retried (--retries). */
+    private readonly resumeAttempts = client.retry.attempts,
   ) {
     const loc = apiLocation(ref);
     this.host = loc.host;
@@ -42,6 +43,8 @@ export class RegistrySource implements ImageSource {
     if (err instanceof RegistryHttpError) {
       throw new SourceError(KIND_TO_REASON[err.kind], `${this.display}: ${what}: ${err.message}`, this.display, { cause: err });
     }
+    // A transfer that broke after its attempts ran out.
+    if (isRetryableError(err)) throw new SourceError('NETWORK', `${this.display}: ${what} from ${this.ref.registry}: ${networkReason(err)}`, this.display, { cause: err });
     throw err;
   }
 
