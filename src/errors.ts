@@ -78,4 +78,12 @@ export class OutputError extends ImgdescError {
 /** The operation was cancelled through its AbortSignal (SIGINT/SIGTERM). */
 export class AbortedError extends ImgdescError {
   readonly code = 'IMGDESC_ABORTED';
+  constructor(
+    message: string,
+    /** The signal that asked for the stop, when one did. */
+    readonly signalName: NodeJS.Signals | null = null,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
 }

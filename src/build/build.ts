@@ -250,7 +250,10 @@ export async function build(plan: Plan, options: BuildOptions): Promise<BuildRes
     );
     const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failure) {
-      if (options.signal.aborted) throw new AbortedError('build interrupted; temporary files removed', { cause: failure.reason });
+      if (options.signal.aborted) {
+        const by = options.signal.reason instanceof AbortedError ? options.signal.reason.signalName : null;
+        throw new AbortedError(`build interrupted${by ? ` by ${by}` : ''}; temporary files removed`, by, { cause: failure.reason });
+      }
       // Report the failure that caused the stop, not the aborts it caused.
       const primary = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected' && s.reason instanceof ImgdescError && !(s.reason instanceof AbortedError));
       throw (primary ?? failure).reason;

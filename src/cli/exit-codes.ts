@@ -1,7 +1,7 @@
 // The only place that turns error codes into process exit statuses.
 // Documented in README.md ("Exit codes"); scripts rely on these numbers.
 
-import { ImgdescError } from '../errors.js';
+import { AbortedError, ImgdescError } from '../errors.js';
 
 export const EXIT = Object.freeze({
   OK: 0,
@@ -10,8 +10,9 @@ export const EXIT = Object.freeze({
   INVALID_DESCRIPTION: 3,
   SOURCE: 4,
   OUTPUT: 5,
-  /** 128 + SIGINT, as shells report an interrupted command. */
+  /** 128 + the signal number, as shells report a command the signal ended. */
   INTERRUPTED: 130,
+  TERMINATED: 143,
 });
 
 const BY_CODE: Record<string, number> = {
@@ -24,6 +25,7 @@ const BY_CODE: Record<string, number> = {
 };
 
 export function exitCodeFor(err: unknown): number {
+  if (err instanceof AbortedError && err.signalName === 'SIGTERM') return EXIT.TERMINATED;
   if (err instanceof ImgdescError) {
     if (err.code in BY_CODE) return BY_CODE[err.code]!;
     if (err.code.startsWith('IMGDESC_SOURCE')) return EXIT.SOURCE;

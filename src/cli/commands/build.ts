@@ -4,7 +4,7 @@ import { build, DEFAULT_JOBS, type BuildEvent } from '../../build/build.js';
 import { lockPathFor, missingFromLock, readLock } from '../../lock/lock-file.js';
 import { containerDirFor } from '../../build/pick-source.js';
 import { loadDescription } from '../../description/load.js';
-import { DescriptionInvalidError, UsageError } from '../../errors.js';
+import { AbortedError, DescriptionInvalidError, UsageError } from '../../errors.js';
 import { makePlan } from '../../plan/plan.js';
 import { DEFAULT_RETRY } from '../../registry/retry.js';
 import { positiveInt, REGISTRY_OPTIONS, registryOptionsFrom } from '../registry-options.js';
@@ -75,7 +75,7 @@ export function sourceDateEpoch(env: NodeJS.ProcessEnv): number {
 /** Ends work on SIGINT/SIGTERM; removes the handlers when done. */
 export function interruptSignal(): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
-  const onSignal = (name: NodeJS.Signals) => controller.abort(new Error(`received ${name}`));
+  const onSignal = (name: NodeJS.Signals) => controller.abort(new AbortedError(`interrupted by ${name}`, name));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   return {
