@@ -4,14 +4,16 @@
 // docs/fault-matrix.md lists these tests.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { description } from '../helpers/descriptions.js';
 import { startBlobHost, startFaultProxy, type FaultProxy, type FaultRule } from '../helpers/fault-proxy.js';
-import { digestOf, freePort, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { digestOf, freePort, makeCa, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { pushNewImage, type BuiltImage } from '../helpers/test-images.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -234,16 +236,45 @@ describe('redirects and token realms (token registry behind the proxy)', () => {
     assert.ok(!JSON.stringify(storage.requests).includes(registry.user!.password));
   });
 
+  /** Points the token realm of every challenge at `realm`. */
+  const realmAt = (realm: string): FaultRule => () => ({
+    kind: 'headers',
+    rewrite: (h) => {
+      if (typeof h['www-authenticate'] === 'string') h['www-authenticate'] = h['www-authenticate'].replace(/realm="[^"]*"/, `realm="${realm}"`);
+    },
+  });
+
   test('a token realm on an unexpected, unreachable host: exit 4 naming the realm; the secret not shown', async (t) => {
     const port = await freePort();
-    proxy.use(() => ({
-      kind: 'headers',
-      rewrite: (h) => {
-        if (typeof h['www-authenticate'] === 'string') h['www-authenticate'] = h['www-authenticate'].replace(/realm="[^"]*"/, `realm="http://127.0.0.3:${port}/token"`);
-      },
-    }));
+    proxy.use(realmAt(`http://127.0.0.3:${port}/token`));
     const b = await buildThrough(t, proxy.host, 'private', ['--authfile', authfile, '--retries', '1']);
     await assertFailed(b, new RegExp(`127\\.0\\.0\\.3:${port}/token`));
     assert.ok(!(b.r.stdout + b.r.stderr).includes(registry.user!.password));
+  });
+
+  test('with TLS verified, credentials never go over plain http to a token realm on another host', async (t) => {
+    const dir = await tempDir(t);
+    const ca = await makeCa(dir);
+    const certDir = join(dir, 'certs');
+    await mkdir(certDir);
+    await copyFile(ca.caCert, join(certDir, 'ca.crt'));
+    const tlsProxy = await startFaultProxy(registry.host, () => undefined, { tls: { cert: await readFile(ca.cert), key: await readFile(ca.key) } });
+    t.after(() => tlsProxy.stop());
+    const tlsAuthfile = join(dir, 'auth.json');
+    await writeFile(tlsAuthfile, JSON.stringify({ auths: { [tlsProxy.host]: { auth: Buffer.from(`${registry.user!.username}:${registry.user!.password}`).toString('base64') } } }));
+    // A token service on another host that records whatever reaches it.
+    const seen: IncomingHttpHeaders[] = [];
+    const realm = createServer((req, res) => {
+      seen.push(req.headers);
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"token":"stolen"}');
+    });
+    await new Promise<void>((r) => realm.listen(0, '127.0.0.3', () => r()));
+    t.after(() => new Promise((r) => realm.close(r)));
+    tlsProxy.use(realmAt(`http://127.0.0.3:${(realm.address() as AddressInfo).port}/token`));
+    // The last --tls-verify wins: this build verifies TLS.
+    const b = await buildThrough(t, tlsProxy.host, 'private', ['--authfile', tlsAuthfile, '--cert-dir', certDir, '--tls-verify=true']);
+    assert.deepEqual(seen, [], 'nothing reached the realm');
+    await assertFailed(b, /over plain http on another host; refused/);
+    assert.ok(tlsProxy.requests.length > 0 && tlsProxy.requests.every((r) => r.headers.authorization === undefined), 'the registry was asked over https, without credentials yet');
   });
 });

@@ -2,9 +2,11 @@
 // every request unchanged unless the test's rule returns a fault for it; then
 // it answers with an error status, breaks or stalls the body, changes bytes,
 // redirects, rewrites headers, or serves a document of the test's choosing.
-// It stands in for nothing: without a fault, the registry answers.
+// It stands in for nothing: without a fault, the registry answers. It speaks
+// http, or https with a test CA's certificate.
 
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 
 export interface SeenRequest {
@@ -47,8 +49,16 @@ export interface FaultProxy {
   stop(): Promise<void>;
 }
 
-/** Starts a proxy on `listen` (default 127.0.0.1) forwarding to http://upstream (host:port). */
-export async function startFaultProxy(upstream: string, rule: FaultRule = () => undefined, listen = '127.0.0.1'): Promise<FaultProxy> {
+export interface FaultProxyOptions {
+  /** Address to listen on (default 127.0.0.1). */
+  listen?: string;
+  /** Serve https with this certificate instead of plain http. */
+  tls?: { cert: Buffer; key: Buffer };
+}
+
+/** Starts a proxy forwarding to http://upstream (host:port). */
+export async function startFaultProxy(upstream: string, rule: FaultRule = () => undefined, options: FaultProxyOptions = {}): Promise<FaultProxy> {
+  const listen = options.listen ?? '127.0.0.1';
   const [upHost, upPort] = upstream.split(':') as [string, string];
   const requests: SeenRequest[] = [];
   const counts = new Map<string, number>();
@@ -68,7 +78,7 @@ export async function startFaultProxy(upstream: string, rule: FaultRule = () => 
     },
   };
 
-  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     const key = `${req.method} ${req.url}`;
     const nth = (counts.get(key) ?? 0) + 1;
     counts.set(key, nth);
@@ -90,8 +100,9 @@ export async function startFaultProxy(upstream: string, rule: FaultRule = () => 
     });
     up.on('error', () => res.destroy());
     req.pipe(up);
-  });
-  server.on('connection', (s) => {
+  };
+  const server: Server = options.tls ? createHttpsServer(options.tls, handler) : createServer(handler);
+  server.on('connection', (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });

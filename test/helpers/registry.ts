@@ -60,7 +60,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function makeCa(dir: string): Promise<{ caCert: string; cert: string; key: string }> {
+export async function makeCa(dir: string): Promise<{ caCert: string; cert: string; key: string }> {
   const caKey = join(dir, 'ca.key');
   const caCert = join(dir, 'ca.crt');
   const key = join(dir, 'server.key');
