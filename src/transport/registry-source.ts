@@ -7,7 +7,7 @@ import type { Descriptor } from '../oci/manifest.js';
 import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES } from '../oci/media-types.js';
 import { apiLocation, formatReference, type ImageReference } from '../oci/reference.js';
 import { RegistryClient, RegistryHttpError, readCapped } from '../registry/client.js';
-import { isRetryableError, networkReason, sleep } from '../registry/retry.js';
+import { backoffMs, isRetryableError, networkReason, sleep } from '../registry/retry.js';
 import type { FetchedManifest, ImageSource } from './types.js';
 
 const KIND_TO_REASON = {
@@ -18,6 +18,11 @@ const KIND_TO_REASON = {
   registry: 'REGISTRY',
   protocol: 'PROTOCOL',
 } as const;
+
+/** A body that broke or stalled after its answer began; the client already retried the request itself. */
+function brokenBody(err: unknown): boolean {
+  return !(err instanceof RegistryHttpError) && !(err instanceof SourceError) && isRetryableError(err);
+}
 
 export class RegistrySource implements ImageSource {
   readonly description: string;
@@ -48,30 +53,38 @@ export class RegistrySource implements ImageSource {
     throw err;
   }
 
+  /** Reads a manifest; a body that breaks or stalls is asked for again, up to --retries attempts. */
   private async manifest(reference: string, what: string, signal: AbortSignal): Promise<FetchedManifest> {
-    try {
-      const res = await this.client.fetch('GET', `/v2/${this.repository}/manifests/${reference}`, { repository: this.repository, accept: MANIFEST_ACCEPT, signal });
-      if (res.status === 404) {
-        await res.body.dump();
-        const tagOrDigest = reference.includes(':') ? `manifest ${reference}` : `tag "${reference}"`;
-        throw new SourceError('NOT_FOUND', `${this.display}: ${tagOrDigest} not found in repository ${this.repository} on ${this.ref.registry} (HTTP 404)`, this.display);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.readManifest(reference, what, signal);
+      } catch (err) {
+        if (signal.aborted || !brokenBody(err) || attempt >= this.client.retry.attempts) this.fail(err, what);
+        await sleep(backoffMs(this.client.retry, attempt, null), signal);
       }
-      if (res.status !== 200) {
-        const detail = (await readCapped(res.body, 64 * 1024, 'error body').catch(() => Buffer.alloc(0))).toString('utf8').slice(0, 300).trim();
-        const reason = res.status === 403 ? 'AUTH' : 'REGISTRY';
-        throw new SourceError(reason, `${this.display}: ${what}: ${this.ref.registry} answered HTTP ${res.status}${detail ? `: ${detail}` : ''}`, this.display);
-      }
-      const length = Number(res.headers['content-length'] ?? NaN);
-      if (length > MAX_MANIFEST_BYTES) {
-        await res.body.dump();
-        throw new SourceError('PROTOCOL', `${this.display}: ${what} is ${length} bytes, over the ${MAX_MANIFEST_BYTES}-byte limit for manifests`, this.display);
-      }
-      const bytes = await readCapped(res.body, MAX_MANIFEST_BYTES, `${what}`);
-      const type = res.headers['content-type'];
-      return { bytes, mediaType: (Array.isArray(type) ? type[0] : type) ?? '', digest: digestOf(bytes) };
-    } catch (err) {
-      this.fail(err, what);
     }
+  }
+
+  private async readManifest(reference: string, what: string, signal: AbortSignal): Promise<FetchedManifest> {
+    const res = await this.client.fetch('GET', `/v2/${this.repository}/manifests/${reference}`, { repository: this.repository, accept: MANIFEST_ACCEPT, signal });
+    if (res.status === 404) {
+      await res.body.dump();
+      const tagOrDigest = reference.includes(':') ? `manifest ${reference}` : `tag "${reference}"`;
+      throw new SourceError('NOT_FOUND', `${this.display}: ${tagOrDigest} not found in repository ${this.repository} on ${this.ref.registry} (HTTP 404)`, this.display);
+    }
+    if (res.status !== 200) {
+      const detail = (await readCapped(res.body, 64 * 1024, 'error body').catch(() => Buffer.alloc(0))).toString('utf8').slice(0, 300).trim();
+      const reason = res.status === 403 ? 'AUTH' : 'REGISTRY';
+      throw new SourceError(reason, `${this.display}: ${what}: ${this.ref.registry} answered HTTP ${res.status}${detail ? `: ${detail}` : ''}`, this.display);
+    }
+    const length = Number(res.headers['content-length'] ?? NaN);
+    if (length > MAX_MANIFEST_BYTES) {
+      await res.body.dump();
+      throw new SourceError('PROTOCOL', `${this.display}: ${what} is ${length} bytes, over the ${MAX_MANIFEST_BYTES}-byte limit for manifests`, this.display);
+    }
+    const bytes = await readCapped(res.body, MAX_MANIFEST_BYTES, `${what}`);
+    const type = res.headers['content-type'];
+    return { bytes, mediaType: (Array.isArray(type) ? type[0] : type) ?? '', digest: digestOf(bytes) };
   }
 
   getManifest(signal: AbortSignal): Promise<FetchedManifest> {
@@ -139,7 +152,7 @@ export class RegistrySource implements ImageSource {
         } catch (err) {
           current?.body.destroy();
           current = null;
-          if (signal.aborted || !isRetryableError(err) || ++failures >= self.resumeAttempts) self.fail(err, `blob ${desc.digest}`);
+          if (signal.aborted || !brokenBody(err) || ++failures >= self.resumeAttempts) self.fail(err, `blob ${desc.digest}`);
           await sleep(200 * 2 ** (failures - 1), signal);
         }
       }

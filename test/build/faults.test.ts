@@ -150,6 +150,21 @@ describe('registry faults (proxy in front of the real registry)', () => {
     assert.ok(b.ms < 15_000, `gave up after ${b.ms} ms`);
   });
 
+  test('a manifest body that stalls is asked for again', async (t) => {
+    use((req) => (req.path === manifestPath('small') && req.nth === 1 ? { kind: 'stall', afterBytes: 100 } : undefined));
+    const b = await buildThrough(t, proxy.host, 'small');
+    await assertBuilt(b, small);
+    assert.equal(proxy.requests.filter((r) => r.path === manifestPath('small')).length, 2);
+  });
+
+  test('every connection dropped after a reset: the resumed request gets --retries attempts, then exit 4', async (t) => {
+    const layer = blobPath('big', layerOf(big).digest);
+    use((req) => (req.path !== layer ? undefined : req.nth === 1 ? { kind: 'reset', afterBytes: 1_500_000 } : { kind: 'drop' }));
+    const b = await buildThrough(t, proxy.host, 'big');
+    await assertFailed(b, /connection/);
+    assert.equal(proxy.requests.filter((r) => r.path === layer).length, 1 + 3, 'the first request, then three attempts to resume (not three times three)');
+  });
+
   for (const [what, fault, message] of [
     ['a truncated body', { kind: 'truncate', toBytes: 20_000 }, /size|bytes/],
     ['a body longer than its descriptor', { kind: 'append', bytes: Buffer.from('trailing garbage') }, /size|bytes/],

@@ -22,6 +22,8 @@ export interface SeenRequest {
 export type Fault =
   /** Answer with this status (and headers/body) instead of the registry. */
   | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string | Buffer; chunked?: boolean }
+  /** Close the connection without answering. */
+  | { kind: 'drop' }
   /** Forward without the Range header, as a server that ignores ranges would answer. */
   | { kind: 'ignore-range' }
   /** Forward, but cut the connection after this many body bytes. */
@@ -85,6 +87,10 @@ export async function startFaultProxy(upstream: string, rule: FaultRule = () => 
     const seen: SeenRequest = { method: req.method ?? 'GET', path: req.url ?? '/', headers: { ...req.headers }, nth, at: Date.now() };
     requests.push(seen);
     const fault = proxy.rule(seen);
+    if (fault?.kind === 'drop') {
+      req.socket.resetAndDestroy();
+      return;
+    }
     if (fault?.kind === 'status') {
       const body = fault.body === undefined ? Buffer.alloc(0) : Buffer.from(fault.body);
       res.writeHead(fault.status, { ...(fault.chunked ? {} : { 'content-length': String(body.length) }), ...fault.headers });
@@ -111,7 +117,7 @@ export async function startFaultProxy(upstream: string, rule: FaultRule = () => 
   return proxy;
 }
 
-function respond(upRes: IncomingMessage, res: ServerResponse, fault: Exclude<Fault, { kind: 'status' } | { kind: 'ignore-range' }> | undefined): void {
+function respond(upRes: IncomingMessage, res: ServerResponse, fault: Exclude<Fault, { kind: 'status' } | { kind: 'drop' } | { kind: 'ignore-range' }> | undefined): void {
   const headers: Record<string, string | string[] | undefined> = { ...upRes.headers };
   const status = upRes.statusCode ?? 502;
   if (!fault || status >= 300) {
