@@ -1,8 +1,22 @@
-// `npm run bench [-- NAME...]`: runs the named benchmarks (default: all).
+// `npm run bench [-- NAME...] [-- OPTIONS]`: runs the named benchmarks (default: all).
+// Options go to the benchmarks that take them (see bench/build.ts):
+//   --quick, --runs N, --jobs N, --lan, --wan, --rss
+import { benchBuild } from './build.js';
 import { benchPlan } from './plan.js';
 
-const ALL: Record<string, () => Promise<void>> = { plan: benchPlan };
-const names = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(ALL);
+const WITH_VALUE = new Set(['--runs', '--jobs']);
+const argv = process.argv.slice(2);
+const flags: string[] = [];
+const chosen: string[] = [];
+for (let i = 0; i < argv.length; i++) {
+  const a = argv[i]!;
+  if (a.startsWith('--')) {
+    flags.push(a);
+    if (WITH_VALUE.has(a) && i + 1 < argv.length) flags.push(argv[++i]!);
+  } else chosen.push(a);
+}
+const ALL: Record<string, () => Promise<void>> = { plan: benchPlan, build: () => benchBuild(flags) };
+const names = chosen.length ? chosen : Object.keys(ALL);
 for (const name of names) {
   const bench = ALL[name];
   if (!bench) {
