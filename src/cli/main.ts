@@ -1,10 +1,6 @@
-// imgdesc's command dispatcher: runs a command and maps errors to exit codes to a command and maps errors to exit codes.
+// imgdesc's command dispatcher: runs a command and maps errors to exit codes.
 
 import { DescriptionInvalidError, ImgdescError, UsageError } from '../errors.js';
-import { buildCommand } from './commands/build.js';
-import { lockCommand } from './commands/lock.js';
-import { planCommand } from './commands/plan.js';
-import { validateCommand } from './commands/validate.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { processIo, type Io } from './io.js';
 import { problemLine } from './output.js';
@@ -28,14 +24,16 @@ common options:
   --version              print the version
 
 exit codes: 0 ok, 1 internal error, 2 usage error, 3 invalid description,
-            4 source/registry failure, 5 output/filesystem failure, 130 interrupted`;
+            4 source/registry failure, 5 output/filesystem failure,
+            130 interrupted (SIGINT), 143 terminated (SIGTERM)`;
 
 type Command = (argv: string[], io: Io) => Promise<number>;
-const COMMANDS: Record<string, Command> = {
-  validate: validateCommand,
-  plan: planCommand,
-  build: buildCommand,
-  lock: lockCommand,
+// Loaded on use: validate and plan never pay for the registry client.
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  validate: async () => (await import('./commands/validate.js')).validateCommand,
+  plan: async () => (await import('./commands/plan.js')).planCommand,
+  build: async () => (await import('./commands/build.js')).buildCommand,
+  lock: async () => (await import('./commands/lock.js')).lockCommand,
 };
 
 
@@ -53,7 +51,7 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
     }
     const command = COMMANDS[name];
     if (!command) throw new UsageError(`unknown command "${name}"; commands: ${Object.keys(COMMANDS).join(', ')} (see imgdesc --help)`);
-    return await command(rest, io);
+    return await (await command())(rest, io);
   } catch (err) {
     const code = exitCodeFor(err);
     if (err instanceof DescriptionInvalidError) {

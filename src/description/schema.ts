@@ -4,22 +4,23 @@
 
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { DescriptionProblem } from '../errors.js';
+import { AJV_OPTIONS, PRECOMPILED_VALIDATOR } from './ajv-options.js';
 import { locate, type InstanceDocument } from './instance.js';
 import { quoteValue } from './quote.js';
 
 const SCHEMA_FILE = fileURLToPath(new URL('../../schema/kiwi.schema.json', import.meta.url));
 
-let compiled: ValidateFunction | undefined;
-
-function validator(): ValidateFunction {
-  if (!compiled) {
-    const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
-    compiled = ajv.compile(JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')));
-  }
-  return compiled;
-}
+// Built installs carry the schema precompiled (npm run build); running from the
+// sources (tests, tsx) compiles it once, here.
+const validate: ValidateFunction = await import(new URL(PRECOMPILED_VALIDATOR, import.meta.url).href).then(
+  (m: { default: ValidateFunction }) => m.default,
+  async () => {
+    const { Ajv } = await import('ajv');
+    return new Ajv(AJV_OPTIONS).compile(JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')));
+  },
+);
 
 type SchemaNode = {
   properties?: Record<string, SchemaNode>;
@@ -171,7 +172,6 @@ function describe(error: ErrorObject, doc: InstanceDocument): DescriptionProblem
 
 /** Problems the schema finds in the instance, in document order, without duplicates. */
 export function schemaProblems(doc: InstanceDocument): DescriptionProblem[] {
-  const validate = validator();
   if (validate(doc.document)) return [];
   const seen = new Set<string>();
   const out: DescriptionProblem[] = [];

@@ -9,7 +9,6 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 
 export type Credentials = { kind: 'basic'; username: string; password: string } | { kind: 'identity-token'; username: string; token: string };
 
@@ -79,6 +78,8 @@ async function fromHelper(helper: string, registry: string, signal?: AbortSignal
   const program = `docker-credential-${helper}`;
   let stdout: string;
   try {
+    // Loaded on use: most builds never call a credential helper.
+    const { execa } = await import('execa');
     ({ stdout } = await execa(program, ['get'], { input: registry, timeout: 30_000, cancelSignal: signal, stripFinalNewline: true }));
   } catch (err) {
     const e = err as { stdout?: string; code?: string; exitCode?: number };
