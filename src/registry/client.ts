@@ -8,7 +8,7 @@ import { Agent, request, type Dispatcher } from 'undici';
 import { findCredentials, type CredentialLookup, type Credentials } from './credentials.js';
 import { parseChallenges } from './challenge.js';
 import { backoffMs, DEFAULT_RETRY, errorCode, isRetryableError, networkReason, RETRYABLE_STATUS, retryAfterMs, sleep, type RetryPolicy } from './retry.js';
-import { tlsMaterialFor } from './tls.js';
+import { secureContextFor, tlsMaterialFor } from './tls.js';
 
 export interface RegistryClientOptions {
   /** false: accept plain http and unverified https (for local registries). */
@@ -90,7 +90,7 @@ export class RegistryClient {
     const tls = await tlsMaterialFor(host, this.options.certDir, this.options.certsD);
     const timeout = this.options.timeoutMs ?? 60_000;
     return new Agent({
-      connect: { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: this.options.tlsVerify, timeout },
+      connect: { secureContext: secureContextFor(tls), rejectUnauthorized: this.options.tlsVerify, timeout },
       headersTimeout: timeout,
       bodyTimeout: timeout,
       keepAliveTimeout: 10_000,

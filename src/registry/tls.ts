@@ -4,9 +4,10 @@
 
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { rootCertificates } from 'node:tls';
+import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 
 export interface TlsMaterial {
+  /** CAs trusted in addition to the system's. */
   ca: string[];
   cert?: string;
   key?: string;
@@ -25,7 +26,7 @@ async function readDirFiles(dir: string): Promise<string[]> {
 export const CERTS_D = '/etc/containers/certs.d';
 
 export async function tlsMaterialFor(host: string, certDir: string | undefined, certsD = CERTS_D): Promise<TlsMaterial> {
-  const out: TlsMaterial = { ca: [...rootCertificates], files: [] };
+  const out: TlsMaterial = { ca: [], files: [] };
   const dirs = [join(certsD, host)];
   if (certDir) dirs.push(certDir);
   for (const dir of dirs) {
@@ -46,4 +47,14 @@ export async function tlsMaterialFor(host: string, certDir: string | undefined, 
     }
   }
   return out;
+}
+
+/**
+ * One context for all connections to a host: parsing the CA bundle per
+ * connection costs milliseconds each. Undefined when the system's defaults
+ * (which Node caches) are all that is needed.
+ */
+export function secureContextFor(tls: TlsMaterial): SecureContext | undefined {
+  if (!tls.ca.length && !tls.cert) return undefined;
+  return createSecureContext({ ca: tls.ca.length ? [...rootCertificates, ...tls.ca] : undefined, cert: tls.cert, key: tls.key });
 }
