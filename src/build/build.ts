@@ -4,6 +4,7 @@
 // removed when the build ends (--no-cache).
 
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { constants } from 'node:fs';
 import { access, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
@@ -168,6 +169,8 @@ export async function build(plan: Plan, options: BuildOptions): Promise<BuildRes
   const onOuterAbort = () => controller.abort(options.signal.reason);
   options.signal.addEventListener('abort', onOuterAbort, { once: true });
   const signal = controller.signal;
+  // Every parallel request and stream listens on it; that is no leak.
+  setMaxListeners(0, signal);
 
   const clients = new Map<string, RegistryClient>();
   const client = (registry: string) => {
