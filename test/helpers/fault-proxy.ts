@@ -149,9 +149,9 @@ function respond(upRes: IncomingMessage, res: ServerResponse, fault: Exclude<Fau
     sent += chunk.length;
     if (from >= limit) return;
     if (sent >= limit) {
-      res.write(chunk.subarray(0, limit - from));
       upRes.destroy();
-      if (fault.kind === 'reset') res.socket?.resetAndDestroy();
+      // A reset discards what the kernel has not sent yet: give the client time to take the bytes first.
+      res.write(chunk.subarray(0, limit - from), () => fault.kind === 'reset' && setTimeout(() => res.socket?.resetAndDestroy(), 300));
       if (fault.kind === 'truncate') res.end();
       return;
     }
