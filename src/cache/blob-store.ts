@@ -5,15 +5,24 @@
 // concurrent builds sharing a cache never see a partial blob. Every entry is
 // verified again before it is used; a corrupt one is discarded.
 
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { blobPath, VerifyingStream } from '../oci/digest.js';
+import { blobPath, parseDigest, VerifyingStream } from '../oci/digest.js';
 import type { Descriptor } from '../oci/manifest.js';
+
+/**
+ * Stored blobs are read 1 MiB at a time (verifying them, copying them into
+ * archives): 16 times fewer reads than the 64 KiB default, which showed as
+ * 10-15% of a warm build's time.
+ */
+const READ_CHUNK = 1 << 20;
+/** Output chunks of the gunzip that only measures layers: bigger than zlib's 16 KiB, for fewer callbacks. */
+const GUNZIP_CHUNK = 256 * 1024;
 
 export interface StoredBlob {
   readonly file: string;
@@ -47,7 +56,7 @@ function discard(): Writable {
 
 /** Passes bytes on and feeds them to a gunzip that only counts, with backpressure. */
 function gunzipCounter(): { tee: Transform; size: Promise<number | null> } {
-  const gunzip = createGunzip();
+  const gunzip = createGunzip({ chunkSize: GUNZIP_CHUNK });
   let counted = 0;
   gunzip.on('data', (c: Buffer) => (counted += c.length));
   const size = new Promise<number | null>((resolve) => {
@@ -67,6 +76,28 @@ function gunzipCounter(): { tee: Transform; size: Promise<number | null> } {
     },
   });
   return { tee, size };
+}
+
+/** Reads a stored file through one reusable buffer; true when its size and digest match. */
+async function matches(file: string, desc: Descriptor): Promise<boolean> {
+  const parsed = parseDigest(desc.digest);
+  if (!parsed) return false;
+  const hash = createHash(parsed.algorithm);
+  const buf = Buffer.allocUnsafe(READ_CHUNK);
+  const fh = await open(file, 'r');
+  let seen = 0;
+  try {
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      seen += bytesRead;
+      if (seen > desc.size) return false;
+      hash.update(buf.subarray(0, bytesRead));
+    }
+  } finally {
+    await fh.close();
+  }
+  return seen === desc.size && hash.digest('hex') === parsed.hex;
 }
 
 const isGzipLayer = (desc: Descriptor) => /gzip/.test(desc.mediaType) || desc.mediaType === 'application/vnd.docker.image.rootfs.diff.tar.gzip';
@@ -89,7 +120,7 @@ export class BlobStore {
     try {
       const info = await stat(file);
       if (info.size !== desc.size) throw new Error('size');
-      await pipeline(createReadStream(file), new VerifyingStream(desc), discard());
+      if (!(await matches(file, desc))) throw new Error('digest');
       return true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') await rm(file, { force: true });
@@ -115,7 +146,7 @@ export class BlobStore {
     if (isPlainLayer(desc)) size = desc.size;
     else if (isGzipLayer(desc)) {
       try {
-        await pipeline(createReadStream(this.path(desc.digest)), createGunzip(), counter((n) => (size = n)), discard());
+        await pipeline(createReadStream(this.path(desc.digest), { highWaterMark: READ_CHUNK }), createGunzip({ chunkSize: GUNZIP_CHUNK }), counter((n) => (size = n)), discard());
       } catch {
         size = null;
       }
@@ -163,7 +194,7 @@ export class BlobStore {
 
   /** Streams a stored blob (already verified by lookup/put). */
   open(desc: Descriptor): Readable {
-    return createReadStream(this.path(desc.digest));
+    return createReadStream(this.path(desc.digest), { highWaterMark: READ_CHUNK });
   }
 
   async destroy(): Promise<void> {
