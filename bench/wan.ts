@@ -1,16 +1,16 @@
 // A registry "across a WAN" for the build benchmark. docker-registry runs in
-// a network namespace behind a veth pair (10.203.0.1/30 on the host side,
-// 10.203.0.2/30 in the namespace), shaped on both ends after the images are
-// pushed:
+// a network namespace behind a veth pair (a free /30 in 10.203.0.0/16, e.g.
+// 10.203.x.1 on the host side and 10.203.x.2 in the namespace), shaped on
+// both ends after the images are pushed:
 //   netem  - `tc qdisc … root netem delay D rate R` on both ends, when the
-//            kernel has sch_netem; clients talk to 10.203.0.2:5000 directly.
+//            kernel has sch_netem; clients talk to 10.203.x.2:5000 directly.
 //   relay  - kernels without netem (CONFIG_NET_SCH_NETEM unset): the rate
 //            comes from tbf on both ends, and the delay from a relay on the
 //            host side that holds every chunk for D in each direction and a
 //            new connection for one round trip, as a handshake would.
 // Everything is torn down by stop(), on a failed start, and on SIGINT/SIGTERM
-// or exit of the benchmark process; a namespace left by a killed earlier run is
-// removed on start.
+// or exit of the benchmark process; a namespace left by an earlier run that was
+// killed (SIGKILL) is removed on the next start.
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,11 +18,12 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const NS = 'imgdesc-bench-wan';
-const HOST_IF = 'imgdesc-wan0';
-const NS_IF = 'imgdesc-wan1';
-const HOST_IP = '10.203.0.1';
-const NS_IP = '10.203.0.2';
+// Names and addresses are per process, so that runs at the same time (two
+// people benchmarking on one machine) never touch each other's namespace.
+const PREFIX = 'imgdesc-bench-wan-';
+const NS = `${PREFIX}${process.pid}`;
+const HOST_IF = `idw${process.pid}a`; // IFNAMSIZ: at most 15 characters
+const NS_IF = `idw${process.pid}b`;
 const PORT = 5000;
 
 export interface WanOptions {
@@ -56,10 +57,56 @@ function quietly(fn: () => void): void {
   }
 }
 
-/** Removes the namespace and the host end of the veth pair; safe to call any time, synchronous. */
+function removeNamespace(ns: string, hostIf: string): void {
+  quietly(() => sh('ip', 'netns', 'del', ns));
+  quietly(() => sh('ip', 'link', 'del', hostIf));
+}
+
+/** Removes this process's namespace and the host end of its veth pair; safe to call any time, synchronous. */
 export function teardownWan(): void {
-  quietly(() => sh('ip', 'netns', 'del', NS));
-  quietly(() => sh('ip', 'link', 'del', HOST_IF));
+  removeNamespace(NS, HOST_IF);
+}
+
+/** Removes namespaces left by earlier runs that were killed (their process is gone). */
+function removeStale(): void {
+  let list = '';
+  try {
+    list = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+  } catch {
+    return;
+  }
+  for (const m of list.matchAll(new RegExp(`^${PREFIX}(\\d+)`, 'gm'))) {
+    const pid = Number(m[1]);
+    if (pid === process.pid || alive(pid)) continue;
+    // Its registry outlived it (SIGKILL leaves no chance to stop it): only that runs in there.
+    quietly(() => {
+      for (const p of execFileSync('ip', ['netns', 'pids', `${PREFIX}${pid}`], { encoding: 'utf8' }).split(/\s+/).filter(Boolean)) process.kill(Number(p), 'SIGKILL');
+    });
+    removeNamespace(`${PREFIX}${pid}`, `idw${pid}a`);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** A /30 in 10.203.0.0/16 that no interface here uses, picked from the pid. */
+function freeSubnet(): { hostIp: string; nsIp: string } {
+  const used = execFileSync('ip', ['-o', '-4', 'addr', 'show'], { encoding: 'utf8' });
+  for (let i = 0; i < 16384; i++) {
+    const n = (process.pid + i) % 16384;
+    const base = `10.203.${n >> 6}.`;
+    const host = (n & 63) * 4;
+    const hostIp = `${base}${host + 1}`;
+    const nsIp = `${base}${host + 2}`;
+    if (!used.includes(` ${hostIp}/`) && !used.includes(` ${nsIp}/`)) return { hostIp, nsIp };
+  }
+  throw new Error('no free /30 in 10.203.0.0/16');
 }
 
 const inNs = (...args: string[]): [string, ...string[]] => ['ip', 'netns', 'exec', NS, ...args];
@@ -84,7 +131,8 @@ function delayRelay(target: { host: string; port: number }, delayMs: number): Pr
     // Timers of equal delay fire in the order they were set, so chunks keep their order.
     from.on('data', (chunk: Buffer) => setTimeout(() => to.writable && to.write(chunk), delayMs));
     from.on('end', () => setTimeout(() => to.end(), delayMs));
-    from.on('close', () => setTimeout(() => to.destroy(), delayMs + 1));
+    // destroySoon, not destroy: writes still queued for a slow reader must get out first.
+    from.on('close', () => setTimeout(() => to.destroySoon(), delayMs + 1));
     from.on('error', () => undefined);
   };
   const server = createServer((client) => {
@@ -119,7 +167,9 @@ function canConnect(host: string, port: number): Promise<boolean> {
 }
 
 export async function startWanRegistry(options: WanOptions): Promise<WanRegistry> {
+  removeStale();
   teardownWan();
+  const { hostIp: HOST_IP, nsIp: NS_IP } = freeSubnet();
   const dir = mkdtempSync(join(tmpdir(), 'imgdesc-bench-wan-'));
   let child: ChildProcess | undefined;
   let relay: Server | undefined;
@@ -127,6 +177,7 @@ export async function startWanRegistry(options: WanOptions): Promise<WanRegistry
   const onExit = () => {
     child?.kill('SIGKILL');
     teardownWan();
+    rmSync(dir, { recursive: true, force: true });
   };
   const onSignal = (sig: NodeJS.Signals) => {
     onExit();
