@@ -4,7 +4,7 @@
 // docs/fault-matrix.md lists these tests.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ import { description } from '../helpers/descriptions.js';
 import { startBlobHost, startFaultProxy, type FaultProxy, type FaultRule } from '../helpers/fault-proxy.js';
 import { digestOf, freePort, makeCa, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { pushNewImage, type BuiltImage } from '../helpers/test-images.js';
-import { tempDir } from '../helpers/tmp.js';
+import { buildLeftovers, tempDir } from '../helpers/tmp.js';
 
 const exec = promisify(execFile);
 const ARCHIVES = 'var/tmp/kiwi_containers';
@@ -23,18 +23,6 @@ const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 type T = { after(fn: () => unknown): void };
 type Pushed = BuiltImage & { pushedDigest: string };
-
-async function leftovers(root: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (d: string, rel: string): Promise<void> => {
-    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
-      if (e.isDirectory()) await walk(join(d, e.name), `${rel}${e.name}/`);
-      else if (rel.startsWith(ARCHIVES) || e.name.includes('.imgdesc-tmp-')) out.push(`${rel}${e.name}`);
-    }
-  };
-  await walk(root, '');
-  return out;
-}
 
 interface Built {
   r: CliResult;
@@ -64,7 +52,7 @@ async function assertFailed(b: Built, message: RegExp): Promise<void> {
   assert.equal(b.r.code, 4, `exit 4 expected; stderr: ${b.r.stderr}`);
   assert.ok(b.r.stderr.includes(b.reference), `the reference is named: ${b.r.stderr}`);
   assert.match(b.r.stderr, message);
-  assert.deepEqual(await leftovers(b.root), [], 'nothing at a final path, no temporary file');
+  assert.deepEqual(await buildLeftovers(b.root), [], 'nothing at a final path, no temporary file');
 }
 
 describe('registry faults (proxy in front of the real registry)', () => {

@@ -3,7 +3,7 @@
 // by real clients: skopeo inspect/copy and podman load into a throwaway store.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -13,7 +13,7 @@ import { runCli, type CliResult } from '../helpers/cli.js';
 import { description } from '../helpers/descriptions.js';
 import { freePort, startRegistry, type RegistryShape, type TestRegistry } from '../helpers/registry.js';
 import { pushNewImage, type BuiltImage } from '../helpers/test-images.js';
-import { tempDir } from '../helpers/tmp.js';
+import { buildLeftovers, listFiles, tempDir } from '../helpers/tmp.js';
 
 const exec = promisify(execFile);
 const ARCHIVES = 'var/tmp/kiwi_containers';
@@ -30,29 +30,9 @@ async function podmanImages(t: { after(fn: () => unknown): void }, archives: str
   return stdout.split('\n').filter(Boolean).sort();
 }
 
-/** Every file below dir, relative. */
-async function files(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (d: string, rel: string): Promise<void> => {
-    let entries;
-    try {
-      entries = await readdir(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      if (e.isDirectory()) await walk(join(d, e.name), `${rel}${e.name}/`);
-      else out.push(`${rel}${e.name}`);
-    }
-  };
-  await walk(dir, '');
-  return out;
-}
-
 /** A failed build left nothing: no archive, no temporary file. */
 async function assertNothingWritten(root: string): Promise<void> {
-  const left = (await files(root)).filter((f) => f.startsWith(ARCHIVES) || f.includes('.imgdesc-tmp-'));
-  assert.deepEqual(left, [], 'no archive and no temporary file after a failed build');
+  assert.deepEqual(await buildLeftovers(root), [], 'no archive and no temporary file after a failed build');
 }
 
 interface Images {
@@ -209,7 +189,7 @@ for (const shape of ['plain', 'tls', 'token'] as const) {
       assert.match(r.stderr, new RegExp(`${registry.host}/imgdesc/corrupt:1\\.0`));
       assert.match(r.stderr, /digest/i);
       // Fail-fast: the other image may or may not have been finished, but nothing is half-written.
-      const left = (await files(root)).filter((f) => f.includes('corrupt') || f.includes('.imgdesc-tmp-'));
+      const left = (await listFiles(root)).filter((f) => f.includes('corrupt') || f.includes('.imgdesc-tmp-'));
       assert.deepEqual(left, []);
     });
 

@@ -3,7 +3,7 @@
 // the same build run again succeeds.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { REPO, runCli } from '../helpers/cli.js';
@@ -11,19 +11,7 @@ import { description } from '../helpers/descriptions.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { pushNewImage, type BuiltImage } from '../helpers/test-images.js';
-import { tempDir } from '../helpers/tmp.js';
-
-async function allFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (d: string, rel: string): Promise<void> => {
-    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
-      if (e.isDirectory()) await walk(join(d, e.name), `${rel}${e.name}/`);
-      else out.push(`${rel}${e.name}`);
-    }
-  };
-  await walk(dir, '');
-  return out;
-}
+import { buildLeftovers, listFiles, tempDir } from '../helpers/tmp.js';
 
 describe('interrupted builds', () => {
   let registry: TestRegistry;
@@ -70,7 +58,7 @@ describe('interrupted builds', () => {
         await new Promise((r) => setTimeout(r, 50));
       }
       await new Promise((r) => setTimeout(r, 500));
-      const partial = await allFiles(root).then(async (r) => [...r, ...(await allFiles(cache))]);
+      const partial = await listFiles(root).then(async (r) => [...r, ...(await listFiles(cache))]);
       assert.ok(partial.some((f) => /\.imgdesc-tmp-|\.tmp-/.test(f)), `a download was in progress: ${partial.join(', ')}`);
 
       const sent = Date.now();
@@ -81,8 +69,8 @@ describe('interrupted builds', () => {
       assert.match(stderr, new RegExp(`interrupted by ${signal}`));
       // Complete, verified blobs may stay in the cache; nothing else may.
       const left = [
-        ...(await allFiles(root)).filter((f) => f.startsWith('var/tmp/kiwi_containers/') || f.includes('.imgdesc-tmp-')),
-        ...(await allFiles(cache)).filter((f) => !/^blobs\/sha256\/[a-f0-9]{64}(\.meta\.json)?$/.test(f)),
+        ...(await buildLeftovers(root)),
+        ...(await listFiles(cache)).filter((f) => !/^blobs\/sha256\/[a-f0-9]{64}(\.meta\.json)?$/.test(f)),
       ];
       assert.deepEqual(left, [], 'no archive and no temporary file');
 

@@ -1,5 +1,5 @@
 // Temporary directories that remove themselves when the test ends.
-import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -17,4 +17,22 @@ export async function writeTree(dir: string, files: Record<string, string>): Pro
     await mkdir(dirname(p), { recursive: true });
     await writeFile(p, content);
   }
+}
+
+/** Every file below dir, as paths relative to it; [] when dir does not exist. */
+export async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string, rel: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
+      if (e.isDirectory()) await walk(join(d, e.name), `${rel}${e.name}/`);
+      else out.push(`${rel}${e.name}`);
+    }
+  };
+  await walk(dir, '');
+  return out;
+}
+
+/** What a failed build must not leave in its root: archives, or temporary files anywhere. */
+export async function buildLeftovers(root: string): Promise<string[]> {
+  return (await listFiles(root)).filter((f) => f.startsWith('var/tmp/kiwi_containers/') || f.includes('.imgdesc-tmp-'));
 }
