@@ -8,7 +8,6 @@ import { setMaxListeners } from 'node:events';
 import { constants } from 'node:fs';
 import { access, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
 import { BlobStore } from '../cache/blob-store.js';
 import { copyImage, resolveImage, type ResolvedImage } from '../copy/copy-image.js';
 import { AbortedError, ImgdescError, OutputError, SourceError } from '../errors.js';
@@ -146,23 +145,7 @@ function checkPin(c: PlannedContainer, pin: LockedImage | undefined, resolved: R
   }
 }
 
-/**
- * undici parses HTTP with llhttp compiled to WebAssembly. V8's optimizing
- * compile of that module, which runs while the first blobs stream in, held
- * ~25 MB for a moment and set the build's peak RSS; the baseline compiler
- * alone needs a fraction of that and parses just as fast for our traffic
- * (headers, then Content-Length bodies). Must run before the first request.
- */
-function lightWasm(): void {
-  try {
-    setFlagsFromString('--liftoff-only');
-  } catch {
-    // A Node whose V8 flags are frozen: only the peak memory is higher.
-  }
-}
-
 export async function build(plan: Plan, options: BuildOptions): Promise<BuildResult> {
-  lightWasm();
   const root = await prepareRoot(options.root);
   const archiveDir = inRoot(root, ARCHIVE_DIR);
   const jobs = Math.max(1, options.jobs ?? DEFAULT_JOBS);
