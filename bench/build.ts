@@ -29,7 +29,7 @@ import { startWanRegistry } from './wan.js';
 
 const exec = promisify(execFile);
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-const BIN = join(REPO, 'dist/cli/bin.js');
+const BIN = join(REPO, 'dist/bundle/bin.js');
 /** Generated layouts are deterministic, so they are kept here between runs, keyed by their spec. */
 const LAYOUTS = '/var/tmp/imgdesc-bench';
 const MB = 1_000_000;

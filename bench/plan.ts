@@ -34,7 +34,7 @@ export async function benchPlan(): Promise<void> {
     }
 
     // Whole process, as a pipeline runs it: node start, module load, schema compile, validate, plan, JSON out.
-    const bin = join(REPO, 'dist/cli/bin.js');
+    const bin = join(REPO, 'dist/bundle/bin.js');
     const whole: number[] = [];
     for (let i = 0; i < 5; i++) {
       const t0 = performance.now();

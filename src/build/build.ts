@@ -266,6 +266,7 @@ export async function build(plan: Plan, options: BuildOptions): Promise<BuildRes
     options.signal.removeEventListener('abort', onOuterAbort);
     await Promise.all([...clients.values()].map((c) => c.close()));
     if (scratch) await store.destroy();
+    else await store.close();
   }
 
   // Units last: they must never point at archives that are not there.

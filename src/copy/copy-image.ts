@@ -1,6 +1,7 @@
 // The generic copy step: resolve the reference to one image manifest for the
 // target platform, then stream config and layers from the source into the
-// destination, verifying every digest and size on the way. Any failure
+// destination, verifying every digest and size on the way (sizes only for a
+// source that checked the digests itself, like the build's blob store). Any failure
 // aborts the destination, so nothing partial is left at its final path.
 
 import { Readable } from 'node:stream';
@@ -95,7 +96,7 @@ export async function resolveImage(source: ImageSource, options: CopyOptions): P
 async function readConfig(source: ImageSource, desc: Descriptor, options: CopyOptions): Promise<Buffer> {
   if (desc.size > MAX_CONFIG_BYTES) throw new SourceError('PROTOCOL', `${options.reference}: config is ${desc.size} bytes, over the ${MAX_CONFIG_BYTES}-byte limit`, options.reference);
   const chunks: Buffer[] = [];
-  const verify = new VerifyingStream(desc);
+  const verify = new VerifyingStream(desc, { sizeOnly: source.blobsVerified === true });
   const stream = (await source.getBlob(desc, options.signal)).pipe(verify);
   for await (const c of stream) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
@@ -140,7 +141,7 @@ export async function copyImage(source: ImageSource, destination: ImageDestinati
 
     for (const layer of layers) {
       signal.throwIfAborted();
-      const verify = new VerifyingStream(layer);
+      const verify = new VerifyingStream(layer, { sizeOnly: source.blobsVerified === true });
       if (options.onBytes) verify.on('data', (c: Buffer) => options.onBytes!(c.length));
       try {
         const blob = await source.getBlob(layer, signal);

@@ -23,6 +23,12 @@ export interface ImageSource {
   getManifestByDigest(desc: Descriptor, signal: AbortSignal): Promise<FetchedManifest>;
   /** The blob's bytes as a stream; the copy step verifies size and digest. */
   getBlob(desc: Descriptor, signal: AbortSignal): Promise<Readable>;
+  /**
+   * true when getBlob serves only bytes whose digest this source checked
+   * itself before (a verified local store): the copy step then checks sizes
+   * only, instead of hashing the same bytes a second time.
+   */
+  readonly blobsVerified?: boolean;
   close(): Promise<void>;
 }
 

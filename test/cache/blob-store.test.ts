@@ -40,4 +40,12 @@ describe('BlobStore', () => {
     assert.equal(await store.lookup(layer, false), null);
     await assert.rejects(readFile(store.path(layer.digest)), /ENOENT/);
   });
+
+  test('a stored layer whose size was never remembered is measured on lookup, and remembered', async (t) => {
+    const store = new BlobStore(await tempDir(t));
+    await store.put(layer, Readable.from([gz]), { measure: false });
+    assert.equal((await store.lookup(layer, true))?.uncompressedSize, raw.length);
+    assert.deepEqual(JSON.parse(await readFile(`${store.path(layer.digest)}.meta.json`, 'utf8')), { uncompressedSize: raw.length });
+    await store.close();
+  });
 });

@@ -8,9 +8,9 @@ import { blobPath, digestOf, parseDigest, VerifyingStream } from '../../src/oci/
 const data = Buffer.from('hello blob');
 const good = { digest: digestOf(data), size: data.length };
 
-async function run(chunks: Buffer[], expected: { digest: string; size: number }) {
+async function run(chunks: Buffer[], expected: { digest: string; size: number }, options: { sizeOnly?: boolean } = {}) {
   const got: Buffer[] = [];
-  await pipeline(Readable.from(chunks), new VerifyingStream(expected), new Writable({ write(c, _e, cb) { got.push(c); cb(); } }));
+  await pipeline(Readable.from(chunks), new VerifyingStream(expected, options), new Writable({ write(c, _e, cb) { got.push(c); cb(); } }));
   return Buffer.concat(got);
 }
 
@@ -36,5 +36,11 @@ describe('digests', () => {
     await assert.rejects(run([data.subarray(0, 5)], good), /size mismatch: expected 10 bytes .* got 5/);
     await assert.rejects(run([data, Buffer.from('!')], good), /size mismatch: expected 10 bytes .* got 11 or more/);
     await assert.rejects(run([Buffer.from('hello blub')], good), /digest mismatch: expected sha256:/);
+  });
+
+  test('sizeOnly checks the size but not the digest (for bytes a store already verified)', async () => {
+    assert.deepEqual(await run([Buffer.from('hello blub')], good, { sizeOnly: true }), Buffer.from('hello blub'));
+    await assert.rejects(run([data.subarray(0, 5)], good, { sizeOnly: true }), /size mismatch/);
+    await assert.rejects(run([data, Buffer.from('!')], good, { sizeOnly: true }), /size mismatch: .* got 11 or more/);
   });
 });
