@@ -1,20 +1,18 @@
-// `npm run build` precompiles the schema into dist/ (scripts/precompile-schema.mjs).
-// The built CLI must judge descriptions exactly as the sources do.
+// `npm run build` precompiles the schema into dist/ (scripts/precompile-schema.mjs)
+// and bundles the CLI (scripts/bundle.mjs). The shipped command must judge
+// descriptions exactly as the sources do.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
-import { REPO, runCli } from '../helpers/cli.js';
+import { REPO, runCli, spawnCli } from '../helpers/cli.js';
 import { description } from '../helpers/descriptions.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const exec = promisify(execFile);
 const BUILT = join(REPO, 'dist/description/kiwi-schema-validator.js');
 
-test('the precompiled validator in dist/ gives the same answers as the runtime compile', async (t) => {
+test('the shipped command, with the precompiled validator, gives the same answers as the runtime compile', async (t) => {
   assert.ok(existsSync(BUILT), `${BUILT} is missing: run npm run build`);
   const dir = await tempDir(t);
   const broken = join(dir, 'broken.xml');
@@ -28,7 +26,8 @@ test('the precompiled validator in dist/ gives the same answers as the runtime c
   const files = [broken, join(REPO, 'examples/appliance.xml'), join(fixtures, 'selection.kiwi'), ...(await readdir(join(fixtures, 'valid'))).map((f) => join(fixtures, 'valid', f))];
   for (const file of files) {
     const fromSources = await runCli(['validate', file, '--json']);
-    const built = await exec(process.execPath, [join(REPO, 'dist/cli/bin.js'), 'validate', file, '--json']).catch((e: { stdout: string }) => e);
+    const built = await spawnCli(['validate', file, '--json'], { shipped: true });
+    assert.equal(built.code, fromSources.code, file);
     assert.deepEqual(JSON.parse(built.stdout), JSON.parse(fromSources.stdout), file);
   }
   const brokenReport = JSON.parse((await runCli(['validate', broken, '--json'])).stdout);

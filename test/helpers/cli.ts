@@ -1,7 +1,7 @@
 // Runs the CLI in-process (fast, for most tests) or as a real process.
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../src/cli/main.js';
@@ -27,12 +27,18 @@ export async function runCli(args: string[]): Promise<CliResult> {
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
-/** Runs `node --import tsx src/cli/bin.ts ARGS` as a child process. */
-export function spawnCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
+/** What package.json installs as the `imgdesc` command (the bundle in dist/, built by npm run build). */
+export const SHIPPED_BIN = join(REPO, (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { bin: { imgdesc: string } }).bin.imgdesc);
+
+/**
+ * Runs the CLI as a child process: `node --import tsx src/cli/bin.ts ARGS`,
+ * or with `shipped`, the built command users get.
+ */
+export function spawnCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; shipped?: boolean } = {}): Promise<CliResult> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', `${REPO}src/cli/bin.ts`, ...args],
+      options.shipped ? [SHIPPED_BIN, ...args] : ['--import', 'tsx', `${REPO}src/cli/bin.ts`, ...args],
       { cwd: options.cwd ?? REPO, env: { ...process.env, ...options.env }, maxBuffer: 64 * 1024 * 1024 },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
