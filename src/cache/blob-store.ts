@@ -44,8 +44,19 @@ function gunzipCounter(): { tee: Transform; size: Promise<number | null> } {
   gunzip.once('error', () => (broken = true));
   const tee = new Transform({
     transform(chunk: Buffer, _e, done) {
-      if (broken || gunzip.write(chunk)) done(null, chunk);
-      else gunzip.once('drain', () => done(null, chunk));
+      if (broken || gunzip.write(chunk)) {
+        done(null, chunk);
+        return;
+      }
+      // Bytes that are not gzip make the gunzip fail instead of draining;
+      // the bytes still flow on (the digest check judges them).
+      const go = () => {
+        gunzip.off('drain', go);
+        gunzip.off('error', go);
+        done(null, chunk);
+      };
+      gunzip.once('drain', go);
+      gunzip.once('error', go);
     },
     flush(done) {
       if (!broken) gunzip.end();

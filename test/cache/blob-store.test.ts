@@ -48,4 +48,17 @@ describe('BlobStore', () => {
     assert.deepEqual(JSON.parse(await readFile(`${store.path(layer.digest)}.meta.json`, 'utf8')), { uncompressedSize: raw.length });
     await store.close();
   });
+
+  test('a gzip layer corrupted in the middle is refused, not left hanging by the measuring gunzip', async (t) => {
+    const store = new BlobStore(await tempDir(t));
+    const text = Buffer.from(Array.from({ length: 40_000 }, (_, i) => `line ${i} ${(i * 7919) % 1000}\n`).join(''));
+    const good = gzipSync(text);
+    const desc = { mediaType: layer.mediaType, digest: digestOf(good), size: good.length };
+    const bad = Buffer.from(good);
+    for (let i = 1000; i < 1100; i++) bad[i] = bad[i]! ^ 0x5a;
+    const chunks = Array.from({ length: Math.ceil(bad.length / 65536) }, (_, i) => bad.subarray(i * 65536, (i + 1) * 65536));
+    await assert.rejects(store.put(desc, Readable.from(chunks), { measure: true }), /digest mismatch/);
+    assert.equal(await store.lookup(desc, false), null);
+    await store.close();
+  });
 });
