@@ -129,8 +129,16 @@ export class BlobStore {
       if (info.size !== desc.size) throw new DigestMismatchError(desc, { size: info.size });
       await this.verify(file, desc);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') await rm(file, { force: true });
-      return null;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return null;
+      // Wrong bytes, or a file that cannot be read: discarded, fetched again.
+      // Anything else (the hashing threads stopped by an interrupted build)
+      // says nothing about the entry, which stays.
+      if (err instanceof DigestMismatchError || code !== undefined) {
+        await rm(file, { force: true });
+        return null;
+      }
+      throw err;
     }
     let size: number | null = null;
     if (withSize) {

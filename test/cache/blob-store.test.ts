@@ -61,4 +61,17 @@ describe('BlobStore', () => {
     assert.equal(await store.lookup(desc, false), null);
     await store.close();
   });
+
+  test('a lookup cut short by close() (an interrupted build) keeps the entry', async (t) => {
+    const store = new BlobStore(await tempDir(t));
+    await store.put(layer, Readable.from([gz]), { measure: false });
+    const pending = store.lookup(layer, false);
+    const settled = pending.then(
+      () => 'resolved',
+      (e: Error) => e.message,
+    );
+    await store.close();
+    assert.match(await settled, /closed/);
+    assert.deepEqual(await readFile(store.path(layer.digest)), gz);
+  });
 });
