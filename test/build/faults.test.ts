@@ -8,12 +8,13 @@ import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { description } from '../helpers/descriptions.js';
-import { startBlobHost, startFaultProxy, type FaultProxy, type FaultRule } from '../helpers/fault-proxy.js';
-import { digestOf, freePort, makeCa, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { startBlobHost, startFaultProxy, type FaultRule } from '../helpers/fault-proxy.js';
+import { proxiedRegistry } from '../helpers/proxied-registry.js';
+import { digestOf, freePort, makeCa } from '../helpers/registry.js';
 import { pushNewImage, type BuiltImage } from '../helpers/test-images.js';
 import { buildLeftovers, tempDir } from '../helpers/tmp.js';
 
@@ -56,35 +57,23 @@ async function assertFailed(b: Built, message: RegExp): Promise<void> {
 }
 
 describe('registry faults (proxy in front of the real registry)', () => {
-  let registry: TestRegistry;
-  let proxy: FaultProxy;
   let big: Pushed;
   let small: Pushed;
-  const hooks: Array<() => unknown> = [];
+  const net = proxiedRegistry('plain', async (work, { registry }) => {
+    big = await pushNewImage(work, registry, 'faults/big', '1.0', { seed: 'faults-big', platforms: [{ architecture: 'amd64' }], layers: [{ size: 4_000_000 }] });
+    small = await pushNewImage(work, registry, 'faults/small', '1.0', { seed: 'faults-small', platforms: [{ architecture: 'amd64' }], layers: [{ size: 50_000 }] });
+  });
   const blobPath = (repo: string, digest: string) => `/v2/faults/${repo}/blobs/${digest}`;
   const manifestPath = (repo: string, ref = '1.0') => `/v2/faults/${repo}/manifests/${ref}`;
   const layerOf = (img: Pushed) => img.manifests[0]!.layers[0]!;
-
-  before(async () => {
-    registry = await startRegistry('plain');
-    const work = await tempDir({ after: (fn) => hooks.push(fn) });
-    big = await pushNewImage(work, registry, 'faults/big', '1.0', { seed: 'faults-big', platforms: [{ architecture: 'amd64' }], layers: [{ size: 4_000_000 }] });
-    small = await pushNewImage(work, registry, 'faults/small', '1.0', { seed: 'faults-small', platforms: [{ architecture: 'amd64' }], layers: [{ size: 50_000 }] });
-    proxy = await startFaultProxy(registry.host);
-  });
-  after(async () => {
-    await proxy?.stop();
-    await registry?.stop();
-    for (const h of hooks) await h();
-  });
-  const use = (rule: FaultRule) => proxy.use(rule);
+  const use = (rule: FaultRule) => net.proxy.use(rule);
 
   test('connection reset in the middle of a blob: resumed with a Range request, archive correct', async (t) => {
     const layer = blobPath('big', layerOf(big).digest);
     use((req) => (req.path === layer && req.nth === 1 ? { kind: 'reset', afterBytes: 1_500_000 } : undefined));
-    const b = await buildThrough(t, proxy.host, 'big');
+    const b = await buildThrough(t, net.proxy.host, 'big');
     await assertBuilt(b, big);
-    const gets = proxy.requests.filter((r) => r.path === layer);
+    const gets = net.proxy.requests.filter((r) => r.path === layer);
     assert.equal(gets.length, 2);
     assert.match(String(gets[1]!.headers.range), /^bytes=[1-9]\d*-$/, 'the second request asks for the rest');
   });
@@ -92,65 +81,65 @@ describe('registry faults (proxy in front of the real registry)', () => {
   test('connection reset, and a server that ignores Range: restarted from the start, archive correct', async (t) => {
     const layer = blobPath('big', layerOf(big).digest);
     use((req) => (req.path !== layer ? undefined : req.nth === 1 ? { kind: 'reset', afterBytes: 1_500_000 } : { kind: 'ignore-range' }));
-    const b = await buildThrough(t, proxy.host, 'big');
+    const b = await buildThrough(t, net.proxy.host, 'big');
     await assertBuilt(b, big);
-    assert.equal(proxy.requests.filter((r) => r.path === layer).length, 2);
+    assert.equal(net.proxy.requests.filter((r) => r.path === layer).length, 2);
   });
 
   test('500, 502 and 503 answers are retried', async (t) => {
     const statuses = [500, 502, 503];
     use((req) => (req.path === manifestPath('small') && req.nth <= 2 ? { kind: 'status', status: statuses[req.nth - 1]! } : req.path === blobPath('small', layerOf(small).digest) && req.nth === 1 ? { kind: 'status', status: 503 } : undefined));
-    const b = await buildThrough(t, proxy.host, 'small');
+    const b = await buildThrough(t, net.proxy.host, 'small');
     await assertBuilt(b, small);
-    assert.equal(proxy.requests.filter((r) => r.path === manifestPath('small')).length, 3);
+    assert.equal(net.proxy.requests.filter((r) => r.path === manifestPath('small')).length, 3);
   });
 
   test('429 with Retry-After: waits as told, then succeeds', async (t) => {
     const layer = blobPath('small', layerOf(small).digest);
     use((req) => (req.path === layer && req.nth === 1 ? { kind: 'status', status: 429, headers: { 'retry-after': '2' } } : undefined));
-    const b = await buildThrough(t, proxy.host, 'small');
+    const b = await buildThrough(t, net.proxy.host, 'small');
     await assertBuilt(b, small);
-    const [first, second] = proxy.requests.filter((r) => r.path === layer);
+    const [first, second] = net.proxy.requests.filter((r) => r.path === layer);
     assert.ok(second!.at - first!.at >= 1900, `waited ${second!.at - first!.at} ms for Retry-After: 2`);
   });
 
   test('a registry that keeps answering 503: bounded retries, exit 4 with the answer', async (t) => {
     use((req) => (req.path === manifestPath('small') ? { kind: 'status', status: 503, body: '{"errors":[{"code":"UNAVAILABLE","message":"maintenance"}]}' } : undefined));
-    const b = await buildThrough(t, proxy.host, 'small');
+    const b = await buildThrough(t, net.proxy.host, 'small');
     await assertFailed(b, /HTTP 503/);
-    assert.equal(proxy.requests.filter((r) => r.path === manifestPath('small')).length, 3, '--retries 3: three attempts');
+    assert.equal(net.proxy.requests.filter((r) => r.path === manifestPath('small')).length, 3, '--retries 3: three attempts');
   });
 
   test('a stalled body times out and is resumed', async (t) => {
     const layer = blobPath('big', layerOf(big).digest);
     use((req) => (req.path === layer && req.nth === 1 ? { kind: 'stall', afterBytes: 500_000 } : undefined));
-    const b = await buildThrough(t, proxy.host, 'big');
+    const b = await buildThrough(t, net.proxy.host, 'big');
     await assertBuilt(b, big);
-    assert.equal(proxy.requests.filter((r) => r.path === layer).length, 2);
+    assert.equal(net.proxy.requests.filter((r) => r.path === layer).length, 2);
   });
 
   test('a body that always stalls: exit 4 after the bounded attempts, in bounded time', async (t) => {
     const layer = blobPath('small', layerOf(small).digest);
     use((req) => (req.path === layer ? { kind: 'stall', afterBytes: 1000 } : undefined));
-    const b = await buildThrough(t, proxy.host, 'small', ['--retries', '2']);
+    const b = await buildThrough(t, net.proxy.host, 'small', ['--retries', '2']);
     await assertFailed(b, /stalled: no data within the timeout/);
-    assert.equal(proxy.requests.filter((r) => r.path === layer).length, 2, '--retries 2: two attempts');
+    assert.equal(net.proxy.requests.filter((r) => r.path === layer).length, 2, '--retries 2: two attempts');
     assert.ok(b.ms < 15_000, `gave up after ${b.ms} ms`);
   });
 
   test('a manifest body that stalls is asked for again', async (t) => {
     use((req) => (req.path === manifestPath('small') && req.nth === 1 ? { kind: 'stall', afterBytes: 100 } : undefined));
-    const b = await buildThrough(t, proxy.host, 'small');
+    const b = await buildThrough(t, net.proxy.host, 'small');
     await assertBuilt(b, small);
-    assert.equal(proxy.requests.filter((r) => r.path === manifestPath('small')).length, 2);
+    assert.equal(net.proxy.requests.filter((r) => r.path === manifestPath('small')).length, 2);
   });
 
   test('every connection dropped after a reset: the resumed request gets --retries attempts, then exit 4', async (t) => {
     const layer = blobPath('big', layerOf(big).digest);
     use((req) => (req.path !== layer ? undefined : req.nth === 1 ? { kind: 'reset', afterBytes: 1_500_000 } : { kind: 'drop' }));
-    const b = await buildThrough(t, proxy.host, 'big');
+    const b = await buildThrough(t, net.proxy.host, 'big');
     await assertFailed(b, /connection/);
-    assert.equal(proxy.requests.filter((r) => r.path === layer).length, 1 + 3, 'the first request, then three attempts to resume (not three times three)');
+    assert.equal(net.proxy.requests.filter((r) => r.path === layer).length, 1 + 3, 'the first request, then three attempts to resume (not three times three)');
   });
 
   for (const [what, fault, message] of [
@@ -161,7 +150,7 @@ describe('registry faults (proxy in front of the real registry)', () => {
     test(`${what}: exit 4 with a mismatch, nothing left`, async (t) => {
       const layer = blobPath('small', layerOf(small).digest);
       use((req) => (req.path === layer ? fault : undefined));
-      await assertFailed(await buildThrough(t, proxy.host, 'small'), message);
+      await assertFailed(await buildThrough(t, net.proxy.host, 'small'), message);
     });
   }
 
@@ -169,7 +158,7 @@ describe('registry faults (proxy in front of the real registry)', () => {
     const huge = JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, padding: 'x'.repeat(5 * 1024 * 1024) });
     for (const chunked of [false, true]) {
       use((req) => (req.path === manifestPath('small') ? { kind: 'status', status: 200, headers: { 'content-type': OCI_MANIFEST }, body: huge, chunked } : undefined));
-      await assertFailed(await buildThrough(t, proxy.host, 'small'), /larger than|over the/);
+      await assertFailed(await buildThrough(t, net.proxy.host, 'small'), /larger than|over the/);
     }
   });
 
@@ -190,53 +179,41 @@ describe('registry faults (proxy in front of the real registry)', () => {
       const body = ref === '1.0' ? top : docs.get(ref);
       return body ? { kind: 'status', status: 200, headers: { 'content-type': OCI_INDEX }, body } : undefined;
     });
-    const b = await buildThrough(t, proxy.host, 'small');
+    const b = await buildThrough(t, net.proxy.host, 'small');
     await assertFailed(b, /nest more than \d+ levels/);
-    assert.ok(proxy.requests.length < 10, 'stopped following early');
+    assert.ok(net.proxy.requests.length < 10, 'stopped following early');
   });
 
   test('a manifest that is not JSON is a clear error', async (t) => {
     use((req) => (req.path === manifestPath('small') ? { kind: 'status', status: 200, headers: { 'content-type': OCI_MANIFEST }, body: '<html>maintenance</html>' } : undefined));
-    await assertFailed(await buildThrough(t, proxy.host, 'small'), /not JSON/);
+    await assertFailed(await buildThrough(t, net.proxy.host, 'small'), /not JSON/);
   });
 
   test('a Content-Type that disagrees with the manifest mediaType is a clear error', async (t) => {
     use((req) => (req.path === manifestPath('small') ? { kind: 'headers', rewrite: (h) => void (h['content-type'] = 'application/vnd.docker.distribution.manifest.list.v2+json') } : undefined));
-    await assertFailed(await buildThrough(t, proxy.host, 'small'), /served a .* but the document says/);
+    await assertFailed(await buildThrough(t, net.proxy.host, 'small'), /served a .* but the document says/);
   });
 });
 
 describe('redirects and token realms (token registry behind the proxy)', () => {
-  let registry: TestRegistry;
-  let proxy: FaultProxy;
   let image: Pushed;
   let authfile: string;
-  const hooks: Array<() => unknown> = [];
-
-  before(async () => {
-    registry = await startRegistry('token');
-    const work = await tempDir({ after: (fn) => hooks.push(fn) });
+  const net = proxiedRegistry('token', async (work, { registry, proxy }) => {
     image = await pushNewImage(work, registry, 'faults/private', '1.0', { seed: 'faults-private', platforms: [{ architecture: 'amd64' }], layers: [{ size: 200_000 }] });
-    proxy = await startFaultProxy(registry.host);
     authfile = join(work, 'auth.json');
     await writeFile(authfile, JSON.stringify({ auths: { [proxy.host]: { auth: Buffer.from(`${registry.user!.username}:${registry.user!.password}`).toString('base64') } } }));
   });
-  after(async () => {
-    await proxy?.stop();
-    await registry?.stop();
-    for (const h of hooks) await h();
-  });
 
   test('a blob redirected (307) to another host is fetched there, without the Authorization header', async (t) => {
-    const storage = await startBlobHost((d) => registry.blobDataPath(d));
+    const storage = await startBlobHost((d) => net.registry.blobDataPath(d));
     t.after(() => storage.stop());
-    proxy.use((req) => (req.path.includes('/blobs/') ? { kind: 'status', status: 307, headers: { location: `${storage.origin}/storage/${req.path.slice(req.path.lastIndexOf('/') + 1)}?signature=abc` } } : undefined));
-    const b = await buildThrough(t, proxy.host, 'private', ['--authfile', authfile]);
+    net.proxy.use((req) => (req.path.includes('/blobs/') ? { kind: 'status', status: 307, headers: { location: `${storage.origin}/storage/${req.path.slice(req.path.lastIndexOf('/') + 1)}?signature=abc` } } : undefined));
+    const b = await buildThrough(t, net.proxy.host, 'private', ['--authfile', authfile]);
     await assertBuilt(b, image);
-    assert.ok(proxy.requests.some((r) => r.path.includes('/blobs/') && String(r.headers.authorization).startsWith('Bearer ')), 'the registry got the token');
+    assert.ok(net.proxy.requests.some((r) => r.path.includes('/blobs/') && String(r.headers.authorization).startsWith('Bearer ')), 'the registry got the token');
     assert.ok(storage.requests.length >= 2, 'config and layer came from the other host');
     for (const r of storage.requests) assert.equal(r.headers.authorization, undefined, `no Authorization sent to ${storage.origin}${r.path}`);
-    assert.ok(!JSON.stringify(storage.requests).includes(registry.user!.password));
+    assert.ok(!JSON.stringify(storage.requests).includes(net.registry.user!.password));
   });
 
   /** Points the token realm of every challenge at `realm`. */
@@ -249,10 +226,10 @@ describe('redirects and token realms (token registry behind the proxy)', () => {
 
   test('a token realm on an unexpected, unreachable host: exit 4 naming the realm; the secret not shown', async (t) => {
     const port = await freePort();
-    proxy.use(realmAt(`http://127.0.0.3:${port}/token`));
-    const b = await buildThrough(t, proxy.host, 'private', ['--authfile', authfile, '--retries', '1']);
+    net.proxy.use(realmAt(`http://127.0.0.3:${port}/token`));
+    const b = await buildThrough(t, net.proxy.host, 'private', ['--authfile', authfile, '--retries', '1']);
     await assertFailed(b, new RegExp(`127\\.0\\.0\\.3:${port}/token`));
-    assert.ok(!(b.r.stdout + b.r.stderr).includes(registry.user!.password));
+    assert.ok(!(b.r.stdout + b.r.stderr).includes(net.registry.user!.password));
   });
 
   test('with TLS verified, credentials never go over plain http to a token realm on another host', async (t) => {
@@ -261,10 +238,10 @@ describe('redirects and token realms (token registry behind the proxy)', () => {
     const certDir = join(dir, 'certs');
     await mkdir(certDir);
     await copyFile(ca.caCert, join(certDir, 'ca.crt'));
-    const tlsProxy = await startFaultProxy(registry.host, () => undefined, { tls: { cert: await readFile(ca.cert), key: await readFile(ca.key) } });
+    const tlsProxy = await startFaultProxy(net.registry.host, () => undefined, { tls: { cert: await readFile(ca.cert), key: await readFile(ca.key) } });
     t.after(() => tlsProxy.stop());
     const tlsAuthfile = join(dir, 'auth.json');
-    await writeFile(tlsAuthfile, JSON.stringify({ auths: { [tlsProxy.host]: { auth: Buffer.from(`${registry.user!.username}:${registry.user!.password}`).toString('base64') } } }));
+    await writeFile(tlsAuthfile, JSON.stringify({ auths: { [tlsProxy.host]: { auth: Buffer.from(`${net.registry.user!.username}:${net.registry.user!.password}`).toString('base64') } } }));
     // A token service on another host that records whatever reaches it.
     const seen: IncomingHttpHeaders[] = [];
     const realm = createServer((req, res) => {

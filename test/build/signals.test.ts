@@ -5,30 +5,17 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { REPO, runCli } from '../helpers/cli.js';
 import { description } from '../helpers/descriptions.js';
-import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
-import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { proxiedRegistry } from '../helpers/proxied-registry.js';
 import { pushNewImage, type BuiltImage } from '../helpers/test-images.js';
 import { buildLeftovers, listFiles, tempDir } from '../helpers/tmp.js';
 
 describe('interrupted builds', () => {
-  let registry: TestRegistry;
-  let proxy: FaultProxy;
   let image: BuiltImage;
-  const hooks: Array<() => unknown> = [];
-
-  before(async () => {
-    registry = await startRegistry('plain');
-    const work = await tempDir({ after: (fn) => hooks.push(fn) });
+  const net = proxiedRegistry('plain', async (work, { registry }) => {
     image = await pushNewImage(work, registry, 'signals/slow', '1.0', { seed: 'signals', platforms: [{ architecture: 'amd64' }], layers: [{ size: 2_000_000 }, { size: 1_000_000 }] });
-    proxy = await startFaultProxy(registry.host);
-  });
-  after(async () => {
-    await proxy?.stop();
-    await registry?.stop();
-    for (const h of hooks) await h();
   });
 
   for (const [signal, code] of [
@@ -38,12 +25,12 @@ describe('interrupted builds', () => {
     test(`${signal} mid-download: exit ${code} promptly, nothing left behind, a rerun succeeds`, async (t) => {
       const dir = await tempDir(t);
       const desc = join(dir, 'appliance.xml');
-      await writeFile(desc, description(`  <containers source="${proxy.host}" backend="podman">\n    <container name="slow" path="signals" tag="1.0"/>\n  </containers>`));
+      await writeFile(desc, description(`  <containers source="${net.proxy.host}" backend="podman">\n    <container name="slow" path="signals" tag="1.0"/>\n  </containers>`));
       const root = join(dir, 'root');
       const cache = join(dir, 'cache');
       const layer = image.manifests[0]!.layers[0]!.digest;
       // The big layer sends 300 KB, then nothing: the build is mid-blob for as long as we like.
-      proxy.use((req) => (req.path.endsWith(layer) ? { kind: 'stall', afterBytes: 300_000 } : undefined));
+      net.proxy.use((req) => (req.path.endsWith(layer) ? { kind: 'stall', afterBytes: 300_000 } : undefined));
       const args = ['build', desc, '--root', root, '--cache-dir', cache, '--tls-verify=false', '--target-arch', 'x86_64', '--timeout', '120'];
       const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/bin.ts'), ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';
@@ -53,7 +40,7 @@ describe('interrupted builds', () => {
 
       // Wait until the stalled blob is being received and the other blobs are in.
       const deadline = Date.now() + 30_000;
-      while (!proxy.requests.some((r) => r.path.endsWith(layer))) {
+      while (!net.proxy.requests.some((r) => r.path.endsWith(layer))) {
         assert.ok(Date.now() < deadline, `the build never reached the blob: ${stderr}`);
         await new Promise((r) => setTimeout(r, 50));
       }
@@ -74,7 +61,7 @@ describe('interrupted builds', () => {
       ];
       assert.deepEqual(left, [], 'no archive and no temporary file');
 
-      proxy.use(() => undefined);
+      net.proxy.use(() => undefined);
       const again = await runCli(args.concat('--json'));
       assert.equal(again.code, 0, again.stderr);
       assert.equal(JSON.parse(again.stdout).containers[0].digest, image.digest);
