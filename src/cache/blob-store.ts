@@ -1,10 +1,10 @@
 // A content-addressed store of verified blobs: <dir>/blobs/<alg>/<hex>.
 // Used as the persistent cache (--cache-dir) and, with --no-cache, as a
 // build-private scratch store that is removed afterwards. Entries are written
-// to a temporary file, verified while streaming, and renamed into place, so
-// concurrent builds sharing a cache never see a partial blob. Every entry is
-// verified again before it is used; a corrupt one is discarded. Hashing runs
-// on worker threads: after a download, before the rename; and on lookup.
+// to a temporary file (the size checked as bytes arrive), hashed once
+// complete, and renamed into place, so concurrent builds sharing a cache never
+// see a partial or wrong blob. Every entry is hashed again the first time a
+// build uses it; a corrupt one is discarded. Hashing runs on worker threads.
 
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';

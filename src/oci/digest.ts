@@ -63,10 +63,6 @@ export class VerifyingStream extends Transform {
     this.hash = options.sizeOnly ? null : createHash(ALGORITHMS[parsed.algorithm]!.node);
   }
 
-  get bytes(): number {
-    return this.seen;
-  }
-
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.seen += chunk.length;
     if (this.seen > this.expected.size) {
