@@ -21,7 +21,7 @@ import { OciArchiveDestination, TEMP_MARKER } from '../transport/oci-archive-des
 import { BlobFetcher, StoredSource } from '../transport/stored-source.js';
 import type { ImageSource } from '../transport/types.js';
 import { installUnits } from '../units/install.js';
-import { renderUnits } from '../units/render.js';
+import { renderUnits, type RenderedUnits } from '../units/render.js';
 import { limiter } from '../util/limit.js';
 import { pickSource } from './pick-source.js';
 
@@ -161,6 +161,7 @@ export async function build(plan: Plan, options: BuildOptions): Promise<BuildRes
 
   const scratch = options.cacheDir === undefined;
   const store = new BlobStore(options.cacheDir ?? join(archiveDir, `${TEMP_MARKER}blobs-${process.pid}-${randomBytes(4).toString('hex')}`));
+  if (plan.containers.length > 0) store.workers.start();
   const fetcher = new BlobFetcher(store, limiter(jobs), true);
   const perImage = limiter(jobs);
 
@@ -192,7 +193,7 @@ export async function build(plan: Plan, options: BuildOptions): Promise<BuildRes
       { containerDir: options.containerDir, offline: options.offline, client, displayReference: container.reference },
     );
     let inner: ImageSource = source;
-    const destination = new OciArchiveDestination(file, { reference: container.reference, mtime: options.mtime, platform });
+    const destination = new OciArchiveDestination(file, { reference: container.reference, mtime: options.mtime, platform, copier: store.workers });
     try {
       const resolved = await resolveImage(source, { reference: container.reference, platform, signal });
       checkPin(container, pin, resolved, origin);
@@ -241,6 +242,18 @@ export async function build(plan: Plan, options: BuildOptions): Promise<BuildRes
     }
   };
 
+  // Units are rendered while the images download (this thread mostly waits
+  // then); a template that does not compile stops the build at once.
+  const loadable = plan.containers.filter((c) => c.load);
+  const rendered: { units?: RenderedUnits; error?: unknown } = {};
+  const rendering = renderUnits(loadable, { templatesDir: options.templatesDir, generator: options.generator }).then(
+    (units) => void (rendered.units = units),
+    (error: unknown) => {
+      rendered.error = error;
+      controller.abort(error);
+    },
+  );
+
   let images: BuiltImage[];
   try {
     const settled = await Promise.allSettled(
@@ -253,6 +266,8 @@ export async function build(plan: Plan, options: BuildOptions): Promise<BuildRes
     );
     const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failure) {
+      await rendering;
+      if ('error' in rendered) throw rendered.error;
       if (options.signal.aborted) {
         const by = options.signal.reason instanceof AbortedError ? options.signal.reason.signalName : null;
         throw new AbortedError(`build interrupted${by ? ` by ${by}` : ''}; temporary files removed`, by, { cause: failure.reason });
@@ -270,8 +285,9 @@ export async function build(plan: Plan, options: BuildOptions): Promise<BuildRes
   }
 
   // Units last: they must never point at archives that are not there.
-  const loadable = plan.containers.filter((c) => c.load);
-  const units = await renderUnits(loadable, { templatesDir: options.templatesDir, generator: options.generator });
+  await rendering;
+  if (!rendered.units) throw rendered.error;
+  const units = rendered.units;
   await installUnits(root, units);
   return { root, images, units: units.files.map((f) => f.path) };
 }

@@ -4,18 +4,18 @@
 // to a temporary file (the size checked as bytes arrive), hashed once
 // complete, and renamed into place, so concurrent builds sharing a cache never
 // see a partial or wrong blob. Every entry is hashed again the first time a
-// build uses it; a corrupt one is discarded. Hashing runs on worker threads.
+// build uses it; a corrupt one is discarded. Hashing runs on worker threads,
+// which measure a gzip layer's unpacked size in the same pass.
 
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Transform, Writable, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { blobPath, DigestMismatchError, parseDigest, VerifyingStream } from '../oci/digest.js';
-import { createGunzip } from 'node:zlib';
 import type { Descriptor } from '../oci/manifest.js';
-import { DigestWorkers } from './digest-workers.js';
+import { FileWorkers } from './file-workers.js';
 
 /**
  * Stored blobs are read 1 MiB at a time when copied into archives: 16 times
@@ -23,48 +23,6 @@ import { DigestWorkers } from './digest-workers.js';
  * build's time.
  */
 const READ_CHUNK = 1 << 20;
-
-/** Output chunks of the gunzip that only measures layers: bigger than zlib's 16 KiB, for fewer callbacks. */
-const GUNZIP_CHUNK = 256 * 1024;
-
-/**
- * Passes bytes on and feeds them to a gunzip that only counts, with
- * backpressure. Used while a layer downloads: measuring it then costs no
- * extra read, and its garbage stays on the main thread, which collects often.
- */
-function gunzipCounter(): { tee: Transform; size: Promise<number | null> } {
-  const gunzip = createGunzip({ chunkSize: GUNZIP_CHUNK });
-  let counted = 0;
-  gunzip.on('data', (c: Buffer) => (counted += c.length));
-  const size = new Promise<number | null>((resolve) => {
-    gunzip.once('end', () => resolve(counted));
-    gunzip.once('error', () => resolve(null));
-  });
-  let broken = false;
-  gunzip.once('error', () => (broken = true));
-  const tee = new Transform({
-    transform(chunk: Buffer, _e, done) {
-      if (broken || gunzip.write(chunk)) {
-        done(null, chunk);
-        return;
-      }
-      // Bytes that are not gzip make the gunzip fail instead of draining;
-      // the bytes still flow on (the digest check judges them).
-      const go = () => {
-        gunzip.off('drain', go);
-        gunzip.off('error', go);
-        done(null, chunk);
-      };
-      gunzip.once('drain', go);
-      gunzip.once('error', go);
-    },
-    flush(done) {
-      if (!broken) gunzip.end();
-      done();
-    },
-  });
-  return { tee, size };
-}
 
 export interface StoredBlob {
   readonly file: string;
@@ -78,7 +36,8 @@ const isGzipLayer = (desc: Descriptor) => /gzip/.test(desc.mediaType) || desc.me
 const isPlainLayer = (desc: Descriptor) => /\.tar$/.test(desc.mediaType) || desc.mediaType === 'application/vnd.oci.image.layer.v1.tar';
 
 export class BlobStore {
-  private readonly workers = new DigestWorkers();
+  /** The threads that hash entries; archives borrow them to copy entries in. */
+  readonly workers = new FileWorkers();
 
   constructor(readonly dir: string) {}
 
@@ -103,31 +62,30 @@ export class BlobStore {
     return writeFile(this.metaPath(desc.digest), JSON.stringify({ uncompressedSize: size })).catch(() => undefined);
   }
 
-  /** Hashes `file` on a worker; throws DigestMismatchError when it is not the blob. */
-  private async verify(file: string, desc: Descriptor): Promise<void> {
+  /**
+   * Hashes `file` on a worker, measuring a gzip layer's unpacked size on the
+   * way when asked; throws DigestMismatchError when it is not the blob.
+   */
+  private async verify(file: string, desc: Descriptor, measure: boolean): Promise<number | null> {
     const parsed = parseDigest(desc.digest);
     if (!parsed) throw new Error(`malformed digest ${JSON.stringify(desc.digest)}`);
-    const r = await this.workers.hash(file, parsed.algorithm, desc.size);
+    const gunzip = measure && isGzipLayer(desc);
+    const r = await this.workers.hash(file, parsed.algorithm, desc.size, { gunzip });
     if (r.size !== desc.size) throw new DigestMismatchError(desc, { size: r.size });
     if (r.hex !== parsed.hex) throw new DigestMismatchError(desc, { digest: `${parsed.algorithm}:${r.hex}`, size: r.size });
-  }
-
-  /** Uncompressed size of a verified stored layer, when no earlier build remembered it. */
-  private async measure(desc: Descriptor): Promise<number | null> {
-    if (isPlainLayer(desc)) return desc.size;
-    if (!isGzipLayer(desc)) return null;
-    const { tee, size } = gunzipCounter();
-    await pipeline(this.open(desc), tee, new Writable({ write: (_c, _e, done) => done() }));
-    return size;
+    return gunzip ? (r.unpacked ?? null) : isPlainLayer(desc) ? desc.size : null;
   }
 
   /** A verified entry, or null when absent or corrupt (then it is removed). */
   async lookup(desc: Descriptor, withSize: boolean): Promise<StoredBlob | null> {
     const file = this.path(desc.digest);
+    // An earlier build's measurement spares this one the decompression.
+    const known = withSize ? await this.readMeta(desc) : null;
+    let measured: number | null;
     try {
       const info = await stat(file);
       if (info.size !== desc.size) throw new DigestMismatchError(desc, { size: info.size });
-      await this.verify(file, desc);
+      measured = await this.verify(file, desc, withSize && known === undefined);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') return null;
@@ -140,13 +98,9 @@ export class BlobStore {
       }
       throw err;
     }
-    let size: number | null = null;
-    if (withSize) {
-      const known = await this.readMeta(desc);
-      size = known !== undefined ? known : await this.measure(desc);
-      if (known === undefined) await this.writeMeta(desc, size);
-    }
-    return { file, uncompressedSize: size, hit: true };
+    if (!withSize) return { file, uncompressedSize: null, hit: true };
+    if (known === undefined) await this.writeMeta(desc, measured);
+    return { file, uncompressedSize: known !== undefined ? known : measured, hit: true };
   }
 
   /**
@@ -157,31 +111,23 @@ export class BlobStore {
     const file = this.path(desc.digest);
     await mkdir(dirname(file), { recursive: true });
     const tmp = join(dirname(file), `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
-    let size: number | null | undefined;
+    let size: number | null;
     try {
       // The size is checked on the way in (too many bytes stop the download at
-      // once); the digest once the file is complete.
+      // once); the digest, and the unpacked size, once the file is complete.
       const count = new VerifyingStream(desc, { sizeOnly: true });
       if (opts.onBytes) count.on('data', (c: Buffer) => opts.onBytes!(c.length));
-      const out = createWriteStream(tmp, { flags: 'wx' });
-      if (opts.measure && isGzipLayer(desc)) {
-        const { tee, size: measured } = gunzipCounter();
-        await pipeline(stream, count, tee, out, { signal: opts.signal });
-        size = await measured;
-      } else {
-        await pipeline(stream, count, out, { signal: opts.signal });
-        if (opts.measure) size = isPlainLayer(desc) ? desc.size : null;
-      }
+      await pipeline(stream, count, createWriteStream(tmp, { flags: 'wx' }), { signal: opts.signal });
       opts.signal?.throwIfAborted();
-      await this.verify(tmp, desc);
+      size = await this.verify(tmp, desc, opts.measure);
       await rename(tmp, file);
     } catch (err) {
       stream.destroy();
       await rm(tmp, { force: true });
       throw err;
     }
-    if (size !== undefined) await this.writeMeta(desc, size);
-    return { file, uncompressedSize: size ?? null, hit: false };
+    if (opts.measure) await this.writeMeta(desc, size);
+    return { file, uncompressedSize: opts.measure ? size : null, hit: false };
   }
 
   /** Streams a stored blob (verified by lookup or put in this build). */

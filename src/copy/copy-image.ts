@@ -139,9 +139,19 @@ export async function copyImage(source: ImageSource, destination: ImageDestinati
     await destination.putBlob(config, Readable.from([configBytes]), signal);
     options.onBytes?.(configBytes.length);
 
+    const verified = source.blobsVerified === true;
     for (const layer of layers) {
       signal.throwIfAborted();
-      const verify = new VerifyingStream(layer, { sizeOnly: source.blobsVerified === true });
+      if (verified && source.blobFile && destination.putBlobFile) {
+        try {
+          await destination.putBlobFile(layer, await source.blobFile(layer, signal), signal);
+        } catch (err) {
+          throw asSourceError(err, reference, `layer ${layer.digest}`);
+        }
+        options.onBytes?.(layer.size);
+        continue;
+      }
+      const verify = new VerifyingStream(layer, { sizeOnly: verified });
       if (options.onBytes) verify.on('data', (c: Buffer) => options.onBytes!(c.length));
       try {
         const blob = await source.getBlob(layer, signal);
@@ -152,7 +162,12 @@ export async function copyImage(source: ImageSource, destination: ImageDestinati
       }
     }
     const manifest = { ...resolved.manifest, mediaType: resolved.parsed.mediaType };
-    await destination.commit(manifest, { config, layers }, signal);
+    try {
+      await destination.commit(manifest, { config, layers }, signal);
+    } catch (err) {
+      // A blob file that no longer matches its verified size.
+      throw asSourceError(err, reference, 'a layer');
+    }
     return {
       manifest,
       manifestMediaType: resolved.parsed.mediaType,

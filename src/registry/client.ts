@@ -4,7 +4,7 @@
 // with a size cap. Blob bodies are returned as streams, never buffered.
 
 import type { Readable } from 'node:stream';
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, request, type Dispatcher } from './http.js';
 import { findCredentials, type CredentialLookup, type Credentials } from './credentials.js';
 import { parseChallenges } from './challenge.js';
 import { backoffMs, DEFAULT_RETRY, errorCode, isRetryableError, networkReason, RETRYABLE_STATUS, retryAfterMs, sleep, type RetryPolicy } from './retry.js';
@@ -114,7 +114,7 @@ export class RegistryClient {
     if (this.scheme) return `${this.scheme}://${this.host}`;
     const agent = await this.agent();
     try {
-      const res = await request(`https://${this.host}/v2/`, { method: 'GET', dispatcher: agent, signal, headers: this.baseHeaders() });
+      const res = await request(new URL(`https://${this.host}/v2/`), { method: 'GET', dispatcher: agent, signal, headers: this.baseHeaders() });
       await res.body.dump();
       this.scheme = 'https';
     } catch (err) {

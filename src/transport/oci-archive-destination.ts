@@ -1,22 +1,25 @@
 // ImageDestination writing an oci-archive directly with tar-stream: blobs are
 // streamed into tar entries as they arrive, into a temporary file beside the
-// target that is renamed over it only when complete. The archive holds:
+// target that is renamed over it only when complete. A blob that is already a
+// local file (putBlobFile) does not pass through this thread at all: tar-stream
+// lays out its entry around a placeholder body, and a file worker writes the
+// file's bytes at that place in the archive. The archive holds:
 //   oci-layout, blobs/<alg>/<hex>..., index.json (one manifest, named by the
 //   full reference), manifest.json (Docker's classic loader format).
 // Entries are written in a fixed order with fixed owner, mode and mtime, so
 // the same image gives the same bytes.
 
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar, { type Header } from 'tar-stream';
 
 type EntryHeader = Partial<Header> & Pick<Header, 'name'>;
 import { OutputError } from '../errors.js';
-import { blobPath } from '../oci/digest.js';
+import { blobPath, DigestMismatchError } from '../oci/digest.js';
 import type { Descriptor } from '../oci/manifest.js';
 import { MediaType } from '../oci/media-types.js';
 import type { Platform } from '../oci/platform.js';
@@ -29,6 +32,74 @@ export interface ArchiveOptions {
   /** Entry mtime (SOURCE_DATE_EPOCH), seconds since the epoch. */
   readonly mtime: number;
   readonly platform?: Platform;
+  /** Copies files into the archive on other threads (see FileWorkers.copyInto); without it putBlobFile streams the file here. */
+  readonly copier?: FileCopier;
+}
+
+export interface FileCopier {
+  copyInto(file: string, fd: number, position: number, length: number, signal?: AbortSignal): Promise<number>;
+}
+
+/**
+ * Placeholder body of an entry whose bytes a copier writes. The archive
+ * writer knows it by its memory (no other chunk shares it) and skips it, so
+ * it costs neither copying nor writing. Zero-filled, so a placeholder written
+ * by mistake would still only be overwritten by the copy.
+ */
+const PLACEHOLDER = Buffer.alloc(1 << 20);
+
+/** Bodies laid out by tar-stream as placeholders, waiting for their place in the file. */
+interface PlacedFile {
+  readonly file: string;
+  readonly desc: Descriptor;
+  /** Placeholder bytes not seen yet. */
+  left: number;
+}
+
+/**
+ * Writes tar-stream's output at increasing positions of the archive file,
+ * except placeholder bodies: at the first byte of each it starts the copy of
+ * the next waiting file to that position and moves on.
+ */
+class ArchiveWriter extends Writable {
+  private position = 0;
+  readonly waiting: PlacedFile[] = [];
+  readonly copies: Promise<void>[] = [];
+
+  constructor(
+    private readonly fh: FileHandle,
+    private readonly startCopy: (placed: PlacedFile, position: number) => Promise<void>,
+  ) {
+    super({ highWaterMark: 1 << 20 });
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
+    if (chunk.buffer === PLACEHOLDER.buffer) {
+      const placed = this.waiting[0];
+      if (!placed || chunk.length > placed.left) {
+        done(new Error('archive layout out of step with the files placed in it'));
+        return;
+      }
+      if (placed.left === placed.desc.size) {
+        const copy = this.startCopy(placed, this.position);
+        // Awaited by commit or abort; keep an early failure from counting as unhandled.
+        copy.catch(() => undefined);
+        this.copies.push(copy);
+      }
+      placed.left -= chunk.length;
+      if (placed.left === 0) this.waiting.shift();
+      this.position += chunk.length;
+      done();
+      return;
+    }
+    const at = this.position;
+    this.position += chunk.length;
+    this.fh.write(chunk, 0, chunk.length, at).then(() => done(), done);
+  }
+}
+
+function* placeholderChunks(size: number): Generator<Buffer> {
+  for (let left = size; left > 0; left -= PLACEHOLDER.length) yield PLACEHOLDER.subarray(0, Math.min(left, PLACEHOLDER.length));
 }
 
 /** Temporary files carry this marker so an interrupted build can be cleaned up. */
@@ -40,6 +111,10 @@ export class OciArchiveDestination implements ImageDestination {
   private readonly pack = tar.pack();
   private readonly written = new Set<string>();
   private output: Promise<void> | null = null;
+  private fh: FileHandle | null = null;
+  private writer: ArchiveWriter | null = null;
+  /** Stops copies not yet started when the archive is abandoned. */
+  private readonly copying = new AbortController();
   private done = false;
 
   constructor(
@@ -78,15 +153,15 @@ export class OciArchiveDestination implements ImageDestination {
     } catch (err) {
       throw this.fail(err, 'create the directory for');
     }
-    const file = createWriteStream(this.tmp, { flags: 'wx', mode: 0o644 });
-    await new Promise<void>((resolve, reject) => {
-      file.once('open', () => resolve());
-      file.once('error', (err) => reject(this.fail(err, 'write')));
-    });
-    this.output = pipeline(this.pack, file).catch((err: unknown) => {
+    try {
+      this.fh = await open(this.tmp, 'wx', 0o644);
+    } catch (err) {
+      throw this.fail(err, 'write');
+    }
+    this.writer = new ArchiveWriter(this.fh, (placed, position) => this.copyFile(placed, position));
+    this.output = pipeline(this.pack, this.writer).catch((err: unknown) => {
       throw this.fail(err, 'write');
     });
-    // Keep an early failure (e.g. ENOSPC) from being reported as unhandled before commit awaits it.
     this.output.catch(() => undefined);
     await this.entry(this.header('oci-layout', 0), Buffer.from('{"imageLayoutVersion":"1.0.0"}'));
     await this.entry(this.header('blobs/', 0, 'directory'));
@@ -118,6 +193,24 @@ export class OciArchiveDestination implements ImageDestination {
     this.written.add(desc.digest);
   }
 
+  /**
+   * Adds a blob that is a complete local file whose content was verified:
+   * with a copier, its bytes are copied on another thread while the archive
+   * goes on; commit waits for them and checks the sizes.
+   */
+  async putBlobFile(desc: Descriptor, file: string): Promise<void> {
+    if (!this.options.copier || desc.size === 0) return this.putBlob(desc, createReadStream(file, { highWaterMark: 1 << 20 }));
+    if (this.written.has(desc.digest)) return;
+    this.writer!.waiting.push({ file, desc, left: desc.size });
+    await this.putBlob(desc, Readable.from(placeholderChunks(desc.size)));
+  }
+
+  private async copyFile(placed: PlacedFile, position: number): Promise<void> {
+    const size = await this.options.copier!.copyInto(placed.file, this.fh!.fd, position, placed.desc.size, this.copying.signal);
+    // The file changed since it was verified: the archive cannot be trusted.
+    if (size !== placed.desc.size) throw new DigestMismatchError(placed.desc, { size });
+  }
+
   async commit(manifest: FetchedManifest, details: { config: Descriptor; layers: readonly Descriptor[] }): Promise<void> {
     const type = manifest.mediaType || MediaType.OciManifest;
     if (!this.written.has(manifest.digest)) {
@@ -140,6 +233,7 @@ export class OciArchiveDestination implements ImageDestination {
     await this.entry(this.header('manifest.json', 0), Buffer.from(JSON.stringify(dockerManifest)));
     this.pack.finalize();
     await this.output;
+    await this.settleCopies(true);
     // No fsync before the rename: a build root is not meant to survive a
     // power cut (skopeo writes its oci-archive in place and never syncs it),
     // and waiting for the disk took a third of a warm build's time. The
@@ -153,10 +247,27 @@ export class OciArchiveDestination implements ImageDestination {
     this.done = true;
   }
 
+  /** Waits for every copy into the file, then closes it; throws the first copy failure when asked. */
+  private async settleCopies(throwFailure: boolean): Promise<void> {
+    const copies = await Promise.allSettled(this.writer?.copies ?? []);
+    if (throwFailure && this.writer && this.writer.waiting.length > 0) throw new Error('archive finished with files not yet placed in it');
+    const failed = copies.find((c): c is PromiseRejectedResult => c.status === 'rejected');
+    const fh = this.fh;
+    this.fh = null;
+    await fh?.close();
+    if (throwFailure && failed) {
+      if (failed.reason instanceof DigestMismatchError) throw failed.reason;
+      throw this.fail(failed.reason, 'write');
+    }
+  }
+
   async abort(): Promise<void> {
     if (this.done) return;
+    this.copying.abort();
     this.pack.destroy();
     await this.output?.catch(() => undefined);
+    // No copy may still write to the file's descriptor once it is closed.
+    await this.settleCopies(false);
     await rm(this.tmp, { force: true });
   }
 }

@@ -74,6 +74,10 @@ export class StoredSource implements ImageSource {
     return this.fetcher.store.open(desc);
   }
 
+  async blobFile(desc: Descriptor, signal: AbortSignal): Promise<string> {
+    return (await this.fetcher.ensure(desc, this.inner, { reference: this.reference, signal })).file;
+  }
+
   close(): Promise<void> {
     return this.inner.close();
   }

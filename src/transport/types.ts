@@ -29,6 +29,12 @@ export interface ImageSource {
    * only, instead of hashing the same bytes a second time.
    */
   readonly blobsVerified?: boolean;
+  /**
+   * The path of a local file holding exactly the blob's bytes, for a
+   * destination that can take files (putBlobFile); only for sources whose
+   * blobs are verified.
+   */
+  blobFile?(desc: Descriptor, signal: AbortSignal): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -36,6 +42,8 @@ export interface ImageDestination {
   readonly description: string;
   /** Consumes a blob stream; must fail when the stream fails. */
   putBlob(desc: Descriptor, stream: Readable, signal: AbortSignal): Promise<void>;
+  /** Takes a blob that is a complete, verified local file; commit fails if its size turns out wrong. */
+  putBlobFile?(desc: Descriptor, file: string, signal: AbortSignal): Promise<void>;
   /** Stores the manifest and makes everything visible at the final path. */
   commit(manifest: FetchedManifest, details: { config: Descriptor; layers: readonly Descriptor[] }, signal: AbortSignal): Promise<void>;
   /** Removes everything written so far; safe to call more than once. */

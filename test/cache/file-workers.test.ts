@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { open, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import { FileWorkers } from '../../src/cache/file-workers.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+describe('FileWorkers.hash', () => {
+  test('hashes files larger than one read, several at once, on at most `size` threads', async (t) => {
+    const dir = await tempDir(t);
+    // 3.5 MiB of varied bytes: several 1 MiB reads, a partial last one.
+    const files = await Promise.all(
+      [1, 2, 3].map(async (seed) => {
+        const data = Buffer.alloc(3.5 * 1024 * 1024, 0);
+        for (let i = 0; i < data.length; i += 4096) data[i] = (i / 4096 + seed) & 0xff;
+        const file = join(dir, `f${seed}`);
+        await writeFile(file, data);
+        return { file, data };
+      }),
+    );
+    const workers = new FileWorkers(2);
+    try {
+      const results = await Promise.all(files.map((f) => workers.hash(f.file, 'sha256', f.data.length)));
+      results.forEach((r, i) => assert.deepEqual(r, { size: files[i]!.data.length, hex: sha256(files[i]!.data) }));
+    } finally {
+      await workers.close();
+    }
+  });
+
+  test('stops reading past the limit, and reports a missing file with its code', async (t) => {
+    const dir = await tempDir(t);
+    const data = Buffer.alloc(3 * 1024 * 1024, 1);
+    await writeFile(join(dir, 'long'), data);
+    const workers = new FileWorkers(1);
+    try {
+      const r = await workers.hash(join(dir, 'long'), 'sha256', 1000);
+      assert.equal(r.hex, null);
+      assert.ok(r.size > 1000 && r.size <= 1024 * 1024, `stopped after the first read, not at ${r.size}`);
+      await assert.rejects(workers.hash(join(dir, 'nope'), 'sha256', 10), (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
+    } finally {
+      await workers.close();
+    }
+  });
+
+  test('close rejects checks still queued, and later ones', async (t) => {
+    const dir = await tempDir(t);
+    await writeFile(join(dir, 'f'), Buffer.alloc(8 * 1024 * 1024, 2));
+    const workers = new FileWorkers(1);
+    const pending = [1, 2, 3].map(() => workers.hash(join(dir, 'f'), 'sha256', 8 * 1024 * 1024));
+    const settled = Promise.allSettled(pending);
+    await workers.close();
+    for (const r of await settled) assert.match(r.status === 'rejected' ? String(r.reason) : 'fulfilled', /closed/);
+    await assert.rejects(workers.hash(join(dir, 'f'), 'sha256', 1), /closed/);
+  });
+});
+
+describe('FileWorkers.copyInto', () => {
+  test('writes the first `length` bytes at the position and never past them; reports the file size', async (t) => {
+    const dir = await tempDir(t);
+    const data = Buffer.alloc(2.5 * 1024 * 1024);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7 + (i >> 12)) & 0xff;
+    await writeFile(join(dir, 'src'), data);
+    const target = join(dir, 'target');
+    const before = Buffer.alloc(4 * 1024 * 1024, 0xee);
+    await writeFile(target, before);
+    const workers = new FileWorkers(1);
+    const fh = await open(target, 'r+');
+    try {
+      assert.equal(await workers.copyInto(join(dir, 'src'), fh.fd, 1000, data.length), data.length);
+      // A file longer than asked for: only `length` bytes land, the size says more.
+      const longer = await workers.copyInto(join(dir, 'src'), fh.fd, 1000 + data.length, 100);
+      assert.ok(longer > 100, `reported ${longer}`);
+    } finally {
+      await fh.close();
+      await workers.close();
+    }
+    const after = await readFile(target);
+    assert.ok(after.subarray(0, 1000).equals(before.subarray(0, 1000)), 'bytes before the position untouched');
+    assert.ok(after.subarray(1000, 1000 + data.length).equals(data), 'the file at the position');
+    assert.ok(after.subarray(1000 + data.length, 1000 + data.length + 100).equals(data.subarray(0, 100)), 'the second copy, cut at its length');
+    assert.ok(after.subarray(1100 + data.length).equals(before.subarray(1100 + data.length)), 'nothing written past it');
+  });
+
+  test('a copy still queued when its signal aborts is dropped', async (t) => {
+    const dir = await tempDir(t);
+    await writeFile(join(dir, 'src'), Buffer.alloc(16 * 1024 * 1024, 3));
+    const target = join(dir, 'target');
+    await writeFile(target, Buffer.alloc(0));
+    const workers = new FileWorkers(1);
+    const fh = await open(target, 'r+');
+    const ac = new AbortController();
+    try {
+      const first = workers.copyInto(join(dir, 'src'), fh.fd, 0, 16 * 1024 * 1024, ac.signal);
+      const queued = workers.copyInto(join(dir, 'src'), fh.fd, 16 * 1024 * 1024, 16 * 1024 * 1024, ac.signal);
+      ac.abort(new Error('stop'));
+      await assert.rejects(queued, /stop/);
+      // The one already running finishes.
+      assert.equal(await first, 16 * 1024 * 1024);
+    } finally {
+      await fh.close();
+      await workers.close();
+    }
+    assert.equal((await readFile(target)).length, 16 * 1024 * 1024);
+  });
+});
+
+describe('FileWorkers.hash with gunzip', () => {
+  const text = Buffer.from('layer contents '.repeat(200_000));
+  const noise = randomBytes(3 * 1024 * 1024);
+  const gzNoise = gzipSync(noise);
+  const cases: Array<[string, Buffer, number | null]> = [
+    ['one member', gzipSync(text), text.length],
+    // Several members, as eStargz and parallel compressors write them.
+    ['several members', Buffer.concat([gzipSync(text), gzipSync(noise), gzipSync(Buffer.alloc(0))]), text.length + noise.length],
+    ['cut short', gzNoise.subarray(0, gzNoise.length >> 1), null],
+    ['not gzip', text.subarray(0, 5000), null],
+  ];
+  for (const publicGunzip of [false, true]) {
+    test(`counts what a file decompresses to, in the same pass as the digest${publicGunzip ? ' (zlib public stream)' : ''}`, async (t) => {
+      const dir = await tempDir(t);
+      const workers = new FileWorkers(2);
+      try {
+        for (const [name, bytes, unpacked] of cases) {
+          await writeFile(join(dir, name), bytes);
+          const r = await workers.hash(join(dir, name), 'sha256', bytes.length, { gunzip: true, publicGunzip });
+          assert.deepEqual(r, { size: bytes.length, hex: sha256(bytes), unpacked }, name);
+        }
+      } finally {
+        await workers.close();
+      }
+    });
+  }
+});

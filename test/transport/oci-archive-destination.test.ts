@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { describe, test } from 'node:test';
+import { FileWorkers } from '../../src/cache/file-workers.js';
+import { DigestMismatchError } from '../../src/oci/digest.js';
+import type { Descriptor } from '../../src/oci/manifest.js';
+import { OciArchiveDestination } from '../../src/transport/oci-archive-destination.js';
+import { listFiles, tempDir } from '../helpers/tmp.js';
+
+const LAYER = 'application/vnd.oci.image.layer.v1.tar+gzip';
+
+function blob(bytes: Buffer, alg: 'sha256' | 'sha512' = 'sha256'): { desc: Descriptor; bytes: Buffer } {
+  return { desc: { mediaType: LAYER, digest: `${alg}:${createHash(alg).update(bytes).digest('hex')}`, size: bytes.length }, bytes };
+}
+
+/** Varied bytes, so that a misplaced or shifted copy cannot go unnoticed. */
+function pattern(size: number, seed: number): Buffer {
+  const b = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) b[i] = (i * 31 + seed * 7 + (i >> 9)) & 0xff;
+  return b;
+}
+
+const config = blob(Buffer.from('{"architecture":"amd64","os":"linux"}'));
+config.desc = { ...config.desc, mediaType: 'application/vnd.oci.image.config.v1+json' };
+// Sizes around the tar block (512) and the placeholder chunk (1 MiB); a
+// sha512 digest makes a name too long for a plain ustar header.
+const layers = [
+  blob(pattern(3 * 1024 * 1024 + 17, 1)),
+  blob(pattern(1024, 2)),
+  blob(Buffer.alloc(0)),
+  blob(pattern(1 << 20, 3), 'sha512'),
+  blob(pattern(700, 4)),
+];
+const manifestBytes = Buffer.from(JSON.stringify({ schemaVersion: 2, config: config.desc, layers: layers.map((l) => l.desc) }));
+const manifest = { bytes: manifestBytes, mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${createHash('sha256').update(manifestBytes).digest('hex')}` };
+
+async function writeArchive(target: string, put: (d: OciArchiveDestination, l: (typeof layers)[number], i: number) => Promise<void>, copier?: FileWorkers) {
+  const d = new OciArchiveDestination(target, { reference: 'registry.example.org/app:1', mtime: 0, copier });
+  await d.open();
+  const signal = new AbortController().signal;
+  try {
+    await d.putBlob(config.desc, Readable.from([config.bytes]), signal);
+    for (const [i, l] of layers.entries()) await put(d, l, i);
+    await d.commit(manifest, { config: config.desc, layers: layers.map((l) => l.desc) }, signal);
+  } catch (err) {
+    // As the copy step does on any failure.
+    await d.abort();
+    throw err;
+  }
+}
+
+describe('OciArchiveDestination', () => {
+  test('files copied in by worker threads give the same bytes as the same blobs streamed in', async (t) => {
+    const dir = await tempDir(t);
+    const files = await Promise.all(
+      layers.map(async (l, i) => {
+        const f = join(dir, `layer-${i}`);
+        await writeFile(f, l.bytes);
+        return f;
+      }),
+    );
+    const workers = new FileWorkers(2);
+    t.after(() => workers.close());
+    const streamed = join(dir, 'streamed.tar');
+    const copied = join(dir, 'copied.tar');
+    await writeArchive(streamed, (d, l) => d.putBlob(l.desc, Readable.from([l.bytes]), new AbortController().signal));
+    await writeArchive(copied, (d, l, i) => d.putBlobFile(l.desc, files[i]!), workers);
+    const a = await readFile(streamed);
+    const b = await readFile(copied);
+    assert.equal(b.length, a.length);
+    assert.ok(a.equals(b), 'archives differ');
+    // And the archive holds what it should, as tar itself reads it.
+    const out = join(dir, 'x');
+    execFileSync('mkdir', ['-p', out]);
+    execFileSync('tar', ['-xf', copied, '-C', out]);
+    for (const l of layers) {
+      const [alg, hex] = l.desc.digest.split(':');
+      assert.ok((await readFile(join(out, 'blobs', alg!, hex!))).equals(l.bytes), `${l.desc.digest} extracted intact`);
+    }
+  });
+
+  test('a file that is not the size its descriptor says fails the commit, and leaves no archive or temporary file', async (t) => {
+    const dir = await tempDir(t);
+    const workers = new FileWorkers(1);
+    t.after(() => workers.close());
+    for (const delta of [-5, 5]) {
+      const archives = join(dir, `out${delta}`);
+      const files: string[] = [];
+      for (const [i, l] of layers.entries()) {
+        const f = join(dir, `layer-${delta}-${i}`);
+        // The first layer's file changed after it was verified.
+        await writeFile(f, i === 0 ? pattern(l.bytes.length + delta, 9) : l.bytes);
+        files.push(f);
+      }
+      await assert.rejects(
+        writeArchive(join(archives, 'app_1'), (d, l, i) => d.putBlobFile(l.desc, files[i]!), workers),
+        (err: unknown) => err instanceof DigestMismatchError && err.message.includes(layers[0]!.desc.digest),
+      );
+      assert.deepEqual(await listFiles(archives), []);
+    }
+  });
+
+  test('abort waits for copies under way and removes the temporary file', async (t) => {
+    const dir = await tempDir(t);
+    const workers = new FileWorkers(1);
+    t.after(() => workers.close());
+    const big = blob(pattern(8 * 1024 * 1024, 5));
+    const file = join(dir, 'big');
+    await writeFile(file, big.bytes);
+    const out = join(dir, 'out');
+    const d = new OciArchiveDestination(join(out, 'app_1'), { reference: 'registry.example.org/app:1', mtime: 0, copier: workers });
+    await d.open();
+    await d.putBlobFile(big.desc, file);
+    await d.putBlobFile({ ...big.desc, digest: `sha256:${'0'.repeat(64)}` }, file);
+    await d.abort();
+    assert.deepEqual(await listFiles(out), []);
+  });
+});
