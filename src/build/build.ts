@@ -183,7 +183,31 @@ export async function build(plan: Plan, options: BuildOptions): Promise<BuildRes
     return c;
   };
 
-  const buildOne = async (container: PlannedContainer): Promise<BuiltImage> => {
+  // Units are rendered while the images download. Compiling the templates
+  // takes this thread ~40 ms, so it starts once every image is resolved (or
+  // has failed to be): then the thread only waits on the file threads and the
+  // network. A template that does not compile stops the build at once.
+  const loadable = plan.containers.filter((c) => c.load);
+  let unresolved = plan.containers.length;
+  let allResolved!: () => void;
+  const renderWhen = new Promise<void>((r) => (allResolved = r));
+  // Each image counts once: when resolved, or else when it ends.
+  const resolvedOne = () => {
+    if (--unresolved === 0) allResolved();
+  };
+  if (unresolved === 0) allResolved();
+  const rendered: { units?: RenderedUnits; error?: unknown } = {};
+  const rendering = renderWhen
+    .then(() => renderUnits(loadable, { templatesDir: options.templatesDir, generator: options.generator }))
+    .then(
+      (units) => void (rendered.units = units),
+      (error: unknown) => {
+        rendered.error = error;
+        controller.abort(error);
+      },
+    );
+
+  const buildOne = async (container: PlannedContainer, countResolved: () => void): Promise<BuiltImage> => {
     signal.throwIfAborted();
     const pin = pins.get(`${plan.arch} ${container.reference}`);
     const file = inRoot(root, container.archive);
@@ -196,6 +220,7 @@ export async function build(plan: Plan, options: BuildOptions): Promise<BuildRes
     const destination = new OciArchiveDestination(file, { reference: container.reference, mtime: options.mtime, platform, copier: store.workers });
     try {
       const resolved = await resolveImage(source, { reference: container.reference, platform, signal });
+      countResolved();
       checkPin(container, pin, resolved, origin);
       const { config, layers } = resolved.parsed;
       let downloaded = 0;
@@ -242,27 +267,22 @@ export async function build(plan: Plan, options: BuildOptions): Promise<BuildRes
     }
   };
 
-  // Units are rendered while the images download (this thread mostly waits
-  // then); a template that does not compile stops the build at once.
-  const loadable = plan.containers.filter((c) => c.load);
-  const rendered: { units?: RenderedUnits; error?: unknown } = {};
-  const rendering = renderUnits(loadable, { templatesDir: options.templatesDir, generator: options.generator }).then(
-    (units) => void (rendered.units = units),
-    (error: unknown) => {
-      rendered.error = error;
-      controller.abort(error);
-    },
-  );
-
   let images: BuiltImage[];
   try {
     const settled = await Promise.allSettled(
-      plan.containers.map((c) =>
-        perImage(() => buildOne(c)).catch((err: unknown) => {
-          controller.abort(err);
-          throw err;
-        }),
-      ),
+      plan.containers.map((c) => {
+        let counted = false;
+        const countResolved = () => {
+          if (!counted) resolvedOne();
+          counted = true;
+        };
+        return perImage(() => buildOne(c, countResolved))
+          .catch((err: unknown) => {
+            controller.abort(err);
+            throw err;
+          })
+          .finally(countResolved);
+      }),
     );
     const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failure) {

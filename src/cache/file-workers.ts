@@ -37,7 +37,6 @@ const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { openSync, readSync, writeSync, closeSync } = require('node:fs');
 const { createHash } = require('node:crypto');
-const zlib = require('node:zlib');
 // One reused buffer: fresh ones would pile up as garbage until the thread's
 // next collection, tens of MB per thread. It is page-aligned: a large
 // Buffer.allocUnsafe comes from malloc 16 bytes past a page boundary, and the
@@ -57,8 +56,11 @@ const buffer = alignedBuffer(1 << 20);
 // engine the way zlib's own *Sync functions do (handle.writeSync, which
 // reports avail_out and avail_in in _writeState) and falls back to the
 // public stream when a Node lacks that.
-const inflated = alignedBuffer(1 << 20);
+let inflated;
 function gunzipCounter(publicOnly) {
+  // Loaded when first needed: a warm build never decompresses.
+  const zlib = require('node:zlib');
+  inflated ??= alignedBuffer(1 << 20);
   const gz = zlib.createGunzip({ chunkSize: 1 << 20 });
   const handle = gz._handle;
   const state = gz._writeState;

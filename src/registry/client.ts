@@ -65,6 +65,7 @@ export async function readCapped(body: Readable, limit: number, what: string): P
 
 export class RegistryClient {
   private scheme: 'https' | 'http' | null = null;
+  private probing: Promise<string> | null = null;
   private dispatcher: Agent | null = null;
   /** Agents for hosts redirects lead to (blob storage). */
   private readonly otherAgents = new Map<string, Agent>();
@@ -109,9 +110,21 @@ export class RegistryClient {
     return this.credentials;
   }
 
-  /** Picks https, or http when TLS is not verified and https does not answer. */
-  private async baseUrl(signal: AbortSignal): Promise<string> {
-    if (this.scheme) return `${this.scheme}://${this.host}`;
+  /**
+   * Picks https, or http when TLS is not verified and https does not answer.
+   * Asked once per client: parallel requests share the first probe.
+   */
+  private baseUrl(signal: AbortSignal): Promise<string> {
+    if (this.scheme) return Promise.resolve(`${this.scheme}://${this.host}`);
+    if (!this.probing) {
+      this.probing = this.probe(signal);
+      // A probe cut short by its caller's signal is not the answer for others.
+      this.probing.catch(() => (this.probing = null));
+    }
+    return this.probing;
+  }
+
+  private async probe(signal: AbortSignal): Promise<string> {
     const agent = await this.agent();
     try {
       const res = await request(new URL(`https://${this.host}/v2/`), { method: 'GET', dispatcher: agent, signal, headers: this.baseHeaders() });

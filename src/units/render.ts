@@ -46,6 +46,7 @@ async function compile(dir: string, file: string): Promise<Handlebars.TemplateDe
   }
 }
 
+// Handlebars compiles on first use: syntax errors surface here too.
 function run(t: Handlebars.TemplateDelegate, view: object, file: string): string {
   try {
     const out = t(view);
@@ -65,9 +66,9 @@ export async function renderUnits(images: readonly LoadableImage[], options: { t
   const files: Array<{ path: string; content: string }> = [];
   const backends = [...new Set(images.map((i) => i.backend))].sort();
   for (const backend of backends) {
-    files.push({ path: `${UNIT_DIR}/${templateUnitName(backend)}`, content: run(loadTemplate, loadView(backend, options.generator), TEMPLATE_FILES.load) });
+    files.push({ path: `${UNIT_DIR}/${templateUnitName(backend)}`, content: run(loadTemplate, loadView(backend, options.generator), join(dir, TEMPLATE_FILES.load)) });
   }
-  files.push({ path: `${UNIT_DIR}/${AGGREGATE_UNIT}`, content: run(aggregateTemplate, aggregateView(loads, options.generator), TEMPLATE_FILES.aggregate) });
+  files.push({ path: `${UNIT_DIR}/${AGGREGATE_UNIT}`, content: run(aggregateTemplate, aggregateView(loads, options.generator), join(dir, TEMPLATE_FILES.aggregate)) });
   const links = [
     { path: `${UNIT_DIR}/multi-user.target.wants/${AGGREGATE_UNIT}`, target: `${UNIT_DIR}/${AGGREGATE_UNIT}` },
     ...loads.map((l) => ({ path: `${UNIT_DIR}/${AGGREGATE_UNIT}.wants/${l.unit}`, target: `${UNIT_DIR}/${l.template}` })),
