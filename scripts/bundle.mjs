@@ -10,6 +10,7 @@ import { copyFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { PRECOMPILED_VALIDATOR } from '../dist/description/ajv-options.js';
+import { PRECOMPILED_TEMPLATES } from '../dist/units/template-options.js';
 
 const dist = fileURLToPath(new URL('../dist/', import.meta.url));
 const out = `${dist}bundle`;
@@ -23,11 +24,12 @@ await build({
   platform: 'node',
   target: 'node20',
   chunkNames: 'chunk-[hash]',
-  // The precompiled validator is imported by URL at run time; it is copied beside the chunks.
-  external: [`./${PRECOMPILED_VALIDATOR}`],
+  // The precompiled validator and templates are imported by URL at run time; they are copied beside the chunks.
+  external: [`./${PRECOMPILED_VALIDATOR}`, `./${PRECOMPILED_TEMPLATES}`],
   // CommonJS dependencies (undici, handlebars) call require() for Node's own modules.
   banner: { js: "import { createRequire as __imgdescCreateRequire } from 'node:module'; const require = __imgdescCreateRequire(import.meta.url);" },
   legalComments: 'linked',
   logLevel: 'warning',
 });
 copyFileSync(`${dist}description/${PRECOMPILED_VALIDATOR}`, `${out}/${PRECOMPILED_VALIDATOR}`);
+copyFileSync(`${dist}units/${PRECOMPILED_TEMPLATES}`, `${out}/${PRECOMPILED_TEMPLATES}`);

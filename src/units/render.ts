@@ -5,10 +5,17 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Handlebars from 'handlebars';
+import type Handlebars from 'handlebars';
+// The runtime alone runs precompiled templates; the compiler is loaded only
+// for templates that differ from the shipped ones.
+import runtimeModule from 'handlebars/runtime.js';
 import type { Backend } from '../description/model.js';
 import { UsageError } from '../errors.js';
+import { PRECOMPILED_TEMPLATES, TEMPLATE_OPTIONS, type PrecompiledTemplates } from './template-options.js';
 import { aggregateView, loadInstance, loadView, templateUnitName } from './view-model.js';
+
+// handlebars' own typing of its runtime declares nothing; it is the full API minus compile.
+const runtime = runtimeModule as unknown as Pick<typeof Handlebars, 'template'>;
 
 export const DEFAULT_TEMPLATES = fileURLToPath(new URL('../../templates/', import.meta.url));
 export const UNIT_DIR = '/etc/systemd/system';
@@ -30,6 +37,13 @@ export interface LoadableImage {
   readonly backend: Backend;
 }
 
+// Built installs carry the shipped templates precompiled (npm run build);
+// running from the sources (tests, tsx) compiles them.
+const precompiled: Promise<PrecompiledTemplates> = import(new URL(PRECOMPILED_TEMPLATES, import.meta.url).href).then(
+  (m: { default: PrecompiledTemplates }) => m.default,
+  () => ({}),
+);
+
 async function compile(dir: string, file: string): Promise<Handlebars.TemplateDelegate> {
   let text: string;
   try {
@@ -37,10 +51,11 @@ async function compile(dir: string, file: string): Promise<Handlebars.TemplateDe
   } catch (err) {
     throw new UsageError(`unit template ${join(dir, file)} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
+  const ready = (await precompiled)[file];
+  if (ready?.source === text) return runtime.template(ready.spec as Parameters<typeof runtime.template>[0]);
+  const { default: compiler } = await import('handlebars');
   try {
-    // Unit files are not HTML: no escaping; missing variables are errors.
-    const t = Handlebars.compile(text, { noEscape: true, strict: true });
-    return t;
+    return compiler.compile(text, TEMPLATE_OPTIONS);
   } catch (err) {
     throw new UsageError(`unit template ${join(dir, file)} is not valid handlebars: ${(err as Error).message}`);
   }

@@ -2,7 +2,7 @@
 // templates, the schema and its own version where the sources do, and build
 // exactly what the sources build.
 import assert from 'node:assert/strict';
-import { lstat, readFile, readlink } from 'node:fs/promises';
+import { cp, lstat, readFile, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { REPO, spawnCli } from '../helpers/cli.js';
@@ -29,4 +29,16 @@ test('the shipped command builds the example offline byte for byte as the source
   }
   const version = await spawnCli(['--version'], { shipped: true });
   assert.equal(version.stdout.trim(), JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')).version);
+});
+
+test('the shipped command renders a changed template, not the shipped one it carries precompiled', async (t) => {
+  const dir = await tempDir(t);
+  const templates = join(dir, 'templates');
+  await cp(join(REPO, 'templates'), templates, { recursive: true });
+  const file = join(templates, 'kiwi_containers.service.hbs');
+  await writeFile(file, `${await readFile(file, 'utf8')}# site marker {{generator}}\n`);
+  const root = join(dir, 'root');
+  const r = await spawnCli(['build', join(REPO, 'examples/appliance.xml'), '--container-dir', join(REPO, 'examples/containers'), '--offline', '--root', root, '--no-cache', '--templates', templates], { shipped: true });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(await readFile(join(root, 'etc/systemd/system/kiwi_containers.service'), 'utf8'), /^# site marker imgdesc /m);
 });
