@@ -223,16 +223,13 @@ export async function build(plan: Plan, options: BuildOptions): Promise<BuildRes
       countResolved();
       checkPin(container, pin, resolved, origin);
       const { config, layers } = resolved.parsed;
-      let downloaded = 0;
       const total = config.size + layers.reduce((n, l) => n + l.size, 0);
       options.onEvent?.({ type: 'start', container, origin, total });
       const onBytes = (n: number) => {
-        downloaded += n;
         options.onEvent?.({ type: 'bytes', container, bytes: n });
       };
       // Every blob of this image in parallel (bounded across the whole build).
       const stored = await Promise.all([config, ...layers].map((d) => fetcher.ensure(d, source, { reference: container.reference, signal, onBytes })));
-      void downloaded;
       inner = new StoredSource(source, resolved.manifest, fetcher, container.reference);
       await mkdir(dirname(file), { recursive: true });
       await destination.open();

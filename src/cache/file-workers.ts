@@ -155,9 +155,17 @@ parentPort.on('message', async ({ id, job }) => {
 });
 `;
 
+/**
+ * Jobs handed to a thread at once: the second waits in the thread's port, so
+ * the thread goes on while the main thread is busy (collecting garbage,
+ * parsing HTTP, rendering units) instead of waiting to be given its next job.
+ */
+const PER_THREAD = 2;
+
 export class FileWorkers {
   private readonly workers: Worker[] = [];
-  private readonly idle: Worker[] = [];
+  /** Jobs handed to each thread and not answered yet. */
+  private readonly load = new Map<Worker, number>();
   private readonly queue: Queued[] = [];
   private readonly pending = new Map<number, { resolve: Queued['resolve']; reject: Queued['reject']; worker: Worker }>();
   private nextId = 0;
@@ -180,8 +188,8 @@ export class FileWorkers {
   /**
    * Writes the first `length` bytes of `file` into the open file `fd` at
    * `position` (never beyond them) and resolves with the size of `file`, up
-   * to one read past `length`; the caller compares. A copy still queued when
-   * `signal` aborts is dropped; one already running finishes first, so once
+   * to one read past `length`; the caller compares. A copy not yet handed to
+   * a thread when `signal` aborts is dropped; one handed over runs, so once
    * every returned promise has settled nothing writes to `fd` any more.
    */
   async copyInto(file: string, fd: number, position: number, length: number, signal?: AbortSignal): Promise<number> {
@@ -214,11 +222,7 @@ export class FileWorkers {
    * the first blob is there.
    */
   start(): void {
-    while (!this.closed && this.workers.length < this.size) {
-      const worker = this.spawn();
-      worker.unref();
-      this.idle.push(worker);
-    }
+    while (!this.closed && this.workers.length < this.size) this.spawn();
   }
 
   private spawn(): Worker {
@@ -231,8 +235,10 @@ export class FileWorkers {
       this.pending.delete(reply.id);
       if ('error' in reply) p.reject(Object.assign(new Error(reply.error.message), { code: reply.error.code }));
       else p.resolve(reply);
-      worker.unref();
-      this.idle.push(worker);
+      const left = this.load.get(worker)! - 1;
+      this.load.set(worker, left);
+      // Busy threads keep the process alive; idle ones do not.
+      if (left === 0) worker.unref();
       this.dispatch();
     });
     worker.on('error', (err) => this.failWorker(worker, err));
@@ -240,6 +246,8 @@ export class FileWorkers {
       if (!this.closed) this.failWorker(worker, new Error(`file worker exited with code ${code}`));
     });
     this.workers.push(worker);
+    this.load.set(worker, 0);
+    worker.unref();
     return worker;
   }
 
@@ -252,18 +260,25 @@ export class FileWorkers {
     }
     const i = this.workers.indexOf(worker);
     if (i !== -1) this.workers.splice(i, 1);
-    const j = this.idle.indexOf(worker);
-    if (j !== -1) this.idle.splice(j, 1);
+    this.load.delete(worker);
+  }
+
+  /** The least busy thread that can take a job: an idle one, else a new one, else one with a job waiting. */
+  private pick(): Worker | undefined {
+    let best: Worker | undefined;
+    for (const w of this.workers) if (this.load.get(w)! < PER_THREAD && (!best || this.load.get(w)! < this.load.get(best)!)) best = w;
+    if ((!best || this.load.get(best)! > 0) && this.workers.length < this.size) return this.spawn();
+    return best;
   }
 
   private dispatch(): void {
     while (this.queue.length > 0) {
-      const worker = this.idle.pop() ?? (this.workers.length < this.size ? this.spawn() : undefined);
+      const worker = this.pick();
       if (!worker) return;
       const { job, resolve, reject } = this.queue.shift()!;
       const id = this.nextId++;
       this.pending.set(id, { resolve, reject, worker });
-      // Busy threads keep the process alive; idle ones do not.
+      this.load.set(worker, this.load.get(worker)! + 1);
       worker.ref();
       worker.postMessage({ id, job });
     }
@@ -277,7 +292,7 @@ export class FileWorkers {
     // Running jobs are rejected only once their threads are gone: a copy's
     // caller closes the file it writes to when the promise settles.
     await Promise.all(this.workers.splice(0).map((w) => w.terminate()));
-    this.idle.length = 0;
+    this.load.clear();
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
   }
