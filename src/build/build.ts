@@ -183,10 +183,11 @@ export async function build(plan: Plan, options: BuildOptions): Promise<BuildRes
     return c;
   };
 
-  // Units are rendered while the images download. Compiling the templates
-  // takes this thread ~40 ms, so it starts once every image is resolved (or
-  // has failed to be): then the thread only waits on the file threads and the
-  // network. A template that does not compile stops the build at once.
+  // Units are rendered while the images download. That takes this thread
+  // tens of milliseconds (more for a template it must compile), so it starts
+  // once every image is resolved (or has failed to be): from then on the
+  // thread mostly waits on the file threads and the network. A template that
+  // does not compile stops the build at once.
   const loadable = plan.containers.filter((c) => c.load);
   let unresolved = plan.containers.length;
   let allResolved!: () => void;

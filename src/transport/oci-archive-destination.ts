@@ -162,6 +162,7 @@ export class OciArchiveDestination implements ImageDestination {
     this.output = pipeline(this.pack, this.writer).catch((err: unknown) => {
       throw this.fail(err, 'write');
     });
+    // Keep an early failure (e.g. ENOSPC) from being reported as unhandled before commit awaits it.
     this.output.catch(() => undefined);
     await this.entry(this.header('oci-layout', 0), Buffer.from('{"imageLayoutVersion":"1.0.0"}'));
     await this.entry(this.header('blobs/', 0, 'directory'));
