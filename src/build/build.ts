@@ -9,6 +9,7 @@ import { constants } from 'node:fs';
 import { access, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { BlobStore } from '../cache/blob-store.js';
+import type { FileWorkers } from '../cache/file-workers.js';
 import { copyImage, resolveImage, type ResolvedImage } from '../copy/copy-image.js';
 import { AbortedError, ImgdescError, OutputError, SourceError } from '../errors.js';
 import { lockEntries, type LockedImage, type LockFile } from '../lock/lock-file.js';
@@ -46,6 +47,8 @@ export interface BuildOptions {
   readonly jobs?: number;
   /** Pins from the lock file, when there is one. */
   readonly lock?: LockFile | null;
+  /** Threads that hash and copy blobs, stopped when the build ends; default: a new pool. */
+  readonly workers?: FileWorkers;
 }
 
 export type BuildEvent =
@@ -160,7 +163,7 @@ export async function build(plan: Plan, options: BuildOptions): Promise<BuildRes
   }
 
   const scratch = options.cacheDir === undefined;
-  const store = new BlobStore(options.cacheDir ?? join(archiveDir, `${TEMP_MARKER}blobs-${process.pid}-${randomBytes(4).toString('hex')}`));
+  const store = new BlobStore(options.cacheDir ?? join(archiveDir, `${TEMP_MARKER}blobs-${process.pid}-${randomBytes(4).toString('hex')}`), options.workers);
   if (plan.containers.length > 0) store.workers.start();
   const fetcher = new BlobFetcher(store, limiter(jobs), true);
   const perImage = limiter(jobs);

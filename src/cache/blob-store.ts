@@ -36,10 +36,14 @@ const isGzipLayer = (desc: Descriptor) => /gzip/.test(desc.mediaType) || desc.me
 const isPlainLayer = (desc: Descriptor) => /\.tar$/.test(desc.mediaType) || desc.mediaType === 'application/vnd.oci.image.layer.v1.tar';
 
 export class BlobStore {
-  /** The threads that hash entries; archives borrow them to copy entries in. */
-  readonly workers = new FileWorkers();
-
-  constructor(readonly dir: string) {}
+  /**
+   * @param workers the threads that hash entries (archives borrow them to
+   *   copy entries in); close() stops them.
+   */
+  constructor(
+    readonly dir: string,
+    readonly workers = new FileWorkers(),
+  ) {}
 
   path(digest: string): string {
     return join(this.dir, blobPath(digest));

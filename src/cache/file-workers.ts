@@ -171,6 +171,11 @@ export class FileWorkers {
   private nextId = 0;
   private closed = false;
 
+  /** true once close() was called. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   /** At most `size` threads, started when first needed; default: one per CPU, at most 4. */
   constructor(private readonly size = Math.max(1, Math.min(availableParallelism(), 4))) {}
 
@@ -221,8 +226,8 @@ export class FileWorkers {
    * a build would rather spend while it waits for the registry than when
    * the first blob is there.
    */
-  start(): void {
-    while (!this.closed && this.workers.length < this.size) this.spawn();
+  start(count = this.size): void {
+    while (!this.closed && this.workers.length < Math.min(count, this.size)) this.spawn();
   }
 
   private spawn(): Worker {
@@ -296,4 +301,12 @@ export class FileWorkers {
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
   }
+}
+
+let shared: FileWorkers | null = null;
+
+/** The process's pool, for the CLI (see main.ts); a closed one is replaced. */
+export function sharedFileWorkers(): FileWorkers {
+  if (!shared || shared.isClosed) shared = new FileWorkers();
+  return shared;
 }

@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { build, DEFAULT_JOBS, type BuildEvent } from '../../build/build.js';
+import { sharedFileWorkers } from '../../cache/file-workers.js';
 import { lockPathFor, missingFromLock, readLock } from '../../lock/lock-file.js';
 import { containerDirFor } from '../../build/pick-source.js';
 import { loadDescription } from '../../description/load.js';
@@ -131,6 +132,7 @@ export async function buildCommand(argv: string[], io: Io): Promise<number> {
       registry,
       mtime,
       templatesDir: values.templates as string | undefined,
+      workers: sharedFileWorkers(),
       cacheDir,
       jobs,
       lock,
