@@ -22,7 +22,7 @@ import { OciArchiveDestination, TEMP_MARKER } from '../transport/oci-archive-des
 import { BlobFetcher, StoredSource } from '../transport/stored-source.js';
 import type { ImageSource } from '../transport/types.js';
 import { installUnits } from '../units/install.js';
-import { renderUnits, type RenderedUnits } from '../units/render.js';
+import { renderUnits } from '../units/render.js';
 import { limiter } from '../util/limit.js';
 import { pickSource } from './pick-source.js';
 
@@ -186,32 +186,8 @@ export async function build(plan: Plan, options: BuildOptions): Promise<BuildRes
     return c;
   };
 
-  // Units are rendered while the images download. That takes this thread
-  // tens of milliseconds (more for a template it must compile), so it starts
-  // once every image is resolved (or has failed to be): from then on the
-  // thread mostly waits on the file threads and the network. A template that
-  // does not compile stops the build at once.
-  const loadable = plan.containers.filter((c) => c.load);
-  let unresolved = plan.containers.length;
-  let allResolved!: () => void;
-  const renderWhen = new Promise<void>((r) => (allResolved = r));
-  // Each image counts once: when resolved, or else when it ends.
-  const resolvedOne = () => {
-    if (--unresolved === 0) allResolved();
-  };
-  if (unresolved === 0) allResolved();
-  const rendered: { units?: RenderedUnits; error?: unknown } = {};
-  const rendering = renderWhen
-    .then(() => renderUnits(loadable, { templatesDir: options.templatesDir, generator: options.generator }))
-    .then(
-      (units) => void (rendered.units = units),
-      (error: unknown) => {
-        rendered.error = error;
-        controller.abort(error);
-      },
-    );
-
-  const buildOne = async (container: PlannedContainer, countResolved: () => void): Promise<BuiltImage> => {
+  /** `onResolved` is called once the image's manifest is resolved. */
+  const buildOne = async (container: PlannedContainer, onResolved: () => void): Promise<BuiltImage> => {
     signal.throwIfAborted();
     const pin = pins.get(`${plan.arch} ${container.reference}`);
     const file = inRoot(root, container.archive);
@@ -224,7 +200,7 @@ export async function build(plan: Plan, options: BuildOptions): Promise<BuildRes
     const destination = new OciArchiveDestination(file, { reference: container.reference, mtime: options.mtime, platform, copier: store.workers });
     try {
       const resolved = await resolveImage(source, { reference: container.reference, platform, signal });
-      countResolved();
+      onResolved();
       checkPin(container, pin, resolved, origin);
       const { config, layers } = resolved.parsed;
       const total = config.size + layers.reduce((n, l) => n + l.size, 0);
@@ -268,27 +244,34 @@ export async function build(plan: Plan, options: BuildOptions): Promise<BuildRes
     }
   };
 
+  const loadable = plan.containers.filter((c) => c.load);
+  const resolutions: Promise<void>[] = [];
+  const runs = plan.containers.map((c) => {
+    // An image counts as resolved when its manifest is, or else when it ends.
+    let resolved!: () => void;
+    resolutions.push(new Promise<void>((r) => (resolved = r)));
+    return perImage(() => buildOne(c, resolved))
+      .catch((err: unknown) => {
+        controller.abort(err);
+        throw err;
+      })
+      .finally(resolved);
+  });
+  // Units are rendered while the images download. That takes this thread
+  // tens of milliseconds (more for a template it must compile), so it
+  // starts once every image is resolved: from then on the thread mostly
+  // waits on the file threads and the network. A template that does not
+  // compile stops the build at once.
+  const rendering = Promise.all(resolutions).then(() => renderUnits(loadable, { templatesDir: options.templatesDir, generator: options.generator }));
+  rendering.catch((err: unknown) => controller.abort(err));
+
   let images: BuiltImage[];
   try {
-    const settled = await Promise.allSettled(
-      plan.containers.map((c) => {
-        let counted = false;
-        const countResolved = () => {
-          if (!counted) resolvedOne();
-          counted = true;
-        };
-        return perImage(() => buildOne(c, countResolved))
-          .catch((err: unknown) => {
-            controller.abort(err);
-            throw err;
-          })
-          .finally(countResolved);
-      }),
-    );
+    const settled = await Promise.allSettled(runs);
     const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failure) {
+      // A template error, when there is one, is what stopped the images.
       await rendering;
-      if ('error' in rendered) throw rendered.error;
       if (options.signal.aborted) {
         const by = options.signal.reason instanceof AbortedError ? options.signal.reason.signalName : null;
         throw new AbortedError(`build interrupted${by ? ` by ${by}` : ''}; temporary files removed`, by, { cause: failure.reason });
@@ -306,9 +289,7 @@ export async function build(plan: Plan, options: BuildOptions): Promise<BuildRes
   }
 
   // Units last: they must never point at archives that are not there.
-  await rendering;
-  if (!rendered.units) throw rendered.error;
-  const units = rendered.units;
+  const units = await rendering;
   await installUnits(root, units);
   return { root, images, units: units.files.map((f) => f.path) };
 }

@@ -9,6 +9,7 @@ import { FileWorkers } from '../../src/cache/file-workers.js';
 import { DigestMismatchError } from '../../src/oci/digest.js';
 import type { Descriptor } from '../../src/oci/manifest.js';
 import { OciArchiveDestination } from '../../src/transport/oci-archive-destination.js';
+import { digestOf } from '../helpers/registry.js';
 import { listFiles, tempDir } from '../helpers/tmp.js';
 
 const LAYER = 'application/vnd.oci.image.layer.v1.tar+gzip';
@@ -36,7 +37,7 @@ const layers = [
   blob(pattern(700, 4)),
 ];
 const manifestBytes = Buffer.from(JSON.stringify({ schemaVersion: 2, config: config.desc, layers: layers.map((l) => l.desc) }));
-const manifest = { bytes: manifestBytes, mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${createHash('sha256').update(manifestBytes).digest('hex')}` };
+const manifest = { bytes: manifestBytes, mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: digestOf(manifestBytes) };
 
 async function writeArchive(target: string, put: (d: OciArchiveDestination, l: (typeof layers)[number], i: number) => Promise<void>, copier?: FileWorkers) {
   const d = new OciArchiveDestination(target, { reference: 'registry.example.org/app:1', mtime: 0, copier });
