@@ -23,10 +23,10 @@ import { BlobFetcher, StoredSource } from '../transport/stored-source.js';
 import type { ImageSource } from '../transport/types.js';
 import { installUnits } from '../units/install.js';
 import { renderUnits } from '../units/render.js';
-import { limiter } from '../util/limit.js';
+import { limiter, priorityLimiter } from '../util/limit.js';
 import { pickSource } from './pick-source.js';
 
-export const DEFAULT_JOBS = 8;
+export const DEFAULT_JOBS = 4;
 
 export interface BuildOptions {
   readonly root: string;
@@ -165,8 +165,11 @@ export async function build(plan: Plan, options: BuildOptions): Promise<BuildRes
   const scratch = options.cacheDir === undefined;
   const store = new BlobStore(options.cacheDir ?? join(archiveDir, `${TEMP_MARKER}blobs-${process.pid}-${randomBytes(4).toString('hex')}`), options.workers);
   if (plan.containers.length > 0) store.workers.start();
-  const fetcher = new BlobFetcher(store, limiter(jobs), true);
-  const perImage = limiter(jobs);
+  const fetcher = new BlobFetcher(store, priorityLimiter(jobs), true);
+  // Every image is resolved early, so that the fetcher ranks all their blobs;
+  // only resolving and writing hold a slot, not waiting for blobs.
+  const resolving = limiter(jobs);
+  const writing = limiter(jobs);
 
   // The first failure stops the rest: the root is not usable anyway.
   const controller = new AbortController();
@@ -199,7 +202,7 @@ export async function build(plan: Plan, options: BuildOptions): Promise<BuildRes
     let inner: ImageSource = source;
     const destination = new OciArchiveDestination(file, { reference: container.reference, mtime: options.mtime, platform, copier: store.workers });
     try {
-      const resolved = await resolveImage(source, { reference: container.reference, platform, signal });
+      const resolved = await resolving(() => resolveImage(source, { reference: container.reference, platform, signal }));
       onResolved();
       checkPin(container, pin, resolved, origin);
       const { config, layers } = resolved.parsed;
@@ -210,11 +213,14 @@ export async function build(plan: Plan, options: BuildOptions): Promise<BuildRes
       };
       // Every blob of this image in parallel (bounded across the whole build).
       const stored = await Promise.all([config, ...layers].map((d) => fetcher.ensure(d, source, { reference: container.reference, signal, onBytes })));
-      inner = new StoredSource(source, resolved.manifest, fetcher, container.reference);
-      await mkdir(dirname(file), { recursive: true });
-      await destination.open();
-      const result = await copyImage(inner, destination, { reference: container.reference, platform, signal, resolved });
-      const size = (await stat(file)).size;
+      const fromStore = new StoredSource(source, resolved.manifest, fetcher, container.reference);
+      inner = fromStore;
+      const { result, size } = await writing(async () => {
+        await mkdir(dirname(file), { recursive: true });
+        await destination.open();
+        const result = await copyImage(fromStore, destination, { reference: container.reference, platform, signal, resolved });
+        return { result, size: (await stat(file)).size };
+      });
       const layerSizes = stored.slice(1).map((s) => s.uncompressedSize);
       const built: BuiltImage = {
         reference: container.reference,
@@ -250,7 +256,7 @@ export async function build(plan: Plan, options: BuildOptions): Promise<BuildRes
     // An image counts as resolved when its manifest is, or else when it ends.
     let resolved!: () => void;
     resolutions.push(new Promise<void>((r) => (resolved = r)));
-    return perImage(() => buildOne(c, resolved))
+    return buildOne(c, resolved)
       .catch((err: unknown) => {
         controller.abort(err);
         throw err;

@@ -7,44 +7,74 @@ import type { BlobStore, StoredBlob } from '../cache/blob-store.js';
 import { ImgdescError, OutputError, SourceError } from '../errors.js';
 import { DigestMismatchError } from '../oci/digest.js';
 import type { Descriptor } from '../oci/manifest.js';
+import type { Queued } from '../util/limit.js';
 import type { FetchedManifest, ImageSource } from './types.js';
+
+interface FetchContext {
+  reference: string;
+  signal: AbortSignal;
+  onBytes?: (n: number) => void;
+}
+
+/** Blobs this small cost a round trip more than their bytes: they go first. */
+const SMALL_BLOB = 1024 * 1024;
+
+/**
+ * The order blobs are fetched in. Small ones first; then the most bytes
+ * that archives wait for (size × images using it), so that what finishes
+ * last on a saturated link is a small blob one archive needs, not a shared
+ * base layer that several archives must still be written from.
+ */
+function priorityOf(desc: Descriptor): number {
+  return desc.size < SMALL_BLOB ? Number.MAX_SAFE_INTEGER : desc.size;
+}
 
 /** One download per digest per build, whichever image asks first. */
 export class BlobFetcher {
-  private readonly inflight = new Map<string, Promise<StoredBlob>>();
+  private readonly inflight = new Map<string, Queued<StoredBlob>>();
   constructor(
     readonly store: BlobStore,
-    private readonly limit: <T>(fn: () => Promise<T>) => Promise<T>,
+    /** Bounds downloads only: checking the store is file-thread work. */
+    private readonly limit: <T>(fn: () => Promise<T>, priority: number) => Queued<T>,
     private readonly measure: boolean,
   ) {}
 
-  ensure(desc: Descriptor, from: ImageSource, ctx: { reference: string; signal: AbortSignal; onBytes?: (n: number) => void }): Promise<StoredBlob> {
-    let p = this.inflight.get(desc.digest);
-    if (!p) {
-      p = this.limit(async () => {
-        const found = await this.store.lookup(desc, this.measure);
-        if (found) return found;
-        const stream = await from.getBlob(desc, ctx.signal);
-        try {
-          return await this.store.put(desc, stream, { measure: this.measure, onBytes: ctx.onBytes, signal: ctx.signal });
-        } catch (err) {
-          if (err instanceof DigestMismatchError) {
-            throw new SourceError('DIGEST', `${ctx.reference}: blob ${desc.digest} from ${from.description}: ${err.message}`, ctx.reference, { cause: err });
-          }
-          if (err instanceof ImgdescError || ctx.signal.aborted) throw err;
-          const code = (err as NodeJS.ErrnoException).code;
-          if (code && /^E[A-Z]+$/.test(code) && !/^E(CONNRESET|PIPE|TIMEDOUT|HOSTUNREACH|NETUNREACH|CONNREFUSED)$/.test(code)) {
-            const reason = code === 'ENOSPC' ? 'no space left on the device' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
-            throw new OutputError(`cannot store blob ${desc.digest} in ${this.store.dir}: ${reason}`, this.store.dir, { cause: err });
-          }
-          throw err;
-        }
-      });
-      this.inflight.set(desc.digest, p);
-      // A failed download may be asked for again (e.g. by a retry of the image).
-      p.catch(() => this.inflight.delete(desc.digest));
+  ensure(desc: Descriptor, from: ImageSource, ctx: FetchContext): Promise<StoredBlob> {
+    const known = this.inflight.get(desc.digest);
+    if (known) {
+      // One more archive waits for it.
+      known.raise(desc.size);
+      return known.promise;
     }
-    return p;
+    let queued: Queued<StoredBlob> | null = null;
+    let raised = 0;
+    const promise = this.store.lookup(desc, this.measure).then((found) => {
+      if (found) return found;
+      queued = this.limit(() => this.download(desc, from, ctx), priorityOf(desc) + raised);
+      return queued.promise;
+    });
+    this.inflight.set(desc.digest, { promise, raise: (by) => (queued ? queued.raise(by) : void (raised += by)) });
+    // A failed download may be asked for again (e.g. by a retry of the image).
+    promise.catch(() => this.inflight.delete(desc.digest));
+    return promise;
+  }
+
+  private async download(desc: Descriptor, from: ImageSource, ctx: FetchContext): Promise<StoredBlob> {
+    const stream = await from.getBlob(desc, ctx.signal);
+    try {
+      return await this.store.put(desc, stream, { measure: this.measure, onBytes: ctx.onBytes, signal: ctx.signal });
+    } catch (err) {
+      if (err instanceof DigestMismatchError) {
+        throw new SourceError('DIGEST', `${ctx.reference}: blob ${desc.digest} from ${from.description}: ${err.message}`, ctx.reference, { cause: err });
+      }
+      if (err instanceof ImgdescError || ctx.signal.aborted) throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code && /^E[A-Z]+$/.test(code) && !/^E(CONNRESET|PIPE|TIMEDOUT|HOSTUNREACH|NETUNREACH|CONNREFUSED)$/.test(code)) {
+        const reason = code === 'ENOSPC' ? 'no space left on the device' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+        throw new OutputError(`cannot store blob ${desc.digest} in ${this.store.dir}: ${reason}`, this.store.dir, { cause: err });
+      }
+      throw err;
+    }
   }
 }
 

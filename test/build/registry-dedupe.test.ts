@@ -59,6 +59,46 @@ describe('fetching from a registry', () => {
     }
   });
 
+  test('one download at a time: configs first, then a shared base before bigger layers used once', async (t) => {
+    const dir = await tempDir(t);
+    const MB = 1_000_000;
+    // The base (1.5 MB in three images) carries 4.5 MB of archive writes; the
+    // solo layer 3 MB, the apps' own layers 1.2 MB each. Fetching by size
+    // alone would take the solo layer first.
+    const apps = ['app1', 'app2', 'app3'];
+    const pushed = new Map<string, Awaited<ReturnType<typeof pushNewImage>>>();
+    for (const n of apps) {
+      pushed.set(n, await pushNewImage(join(dir, n), registry, `order/${n}`, '1.0', { seed: `order-${n}`, platforms: [{ architecture: 'amd64' }], layers: [{ size: 1.5 * MB, shared: 'order-base' }, { size: 1.2 * MB }] }));
+    }
+    pushed.set('solo', await pushNewImage(join(dir, 'solo'), registry, 'order/solo', '1.0', { seed: 'order-solo', platforms: [{ architecture: 'amd64' }], layers: [{ size: 3 * MB }] }));
+    const file = join(dir, 'appliance.xml');
+    const containers = [...pushed.keys()].map((n) => `    <container name="${n}" path="order" tag="1.0"/>`).join('\n');
+    await writeFile(file, description(`  <containers source="${registry.host}" backend="podman">\n${containers}\n  </containers>`));
+
+    const before = (await registry.accessLog()).length;
+    const r = await runCli(['build', file, '--root', join(dir, 'root'), '--tls-verify=false', '--target-arch', 'x86_64', '--no-cache', '--jobs', '1', '--quiet']);
+    assert.equal(r.code, 0, r.stderr);
+    const order = (await registry.accessLog())
+      .slice(before)
+      .filter((e) => e.method === 'GET' && e.path.includes('/blobs/'))
+      .map((e) => e.path.slice(e.path.lastIndexOf('/') + 1));
+
+    const m = (n: string) => pushed.get(n)!.manifests[0]!;
+    const base = m('app1').layers[0]!.digest;
+    const solo = m('solo').layers[0]!.digest;
+    const own = apps.map((n) => m(n).layers[1]!.digest);
+    const configs = [...pushed.keys()].map((n) => m(n).config);
+    assert.equal(order.length, 1 + 1 + own.length + configs.length, 'each blob once');
+    // The first blob asked for starts at once, before the others are known;
+    // from then on every free slot goes to the best blob waiting.
+    const ranked = order.slice(1);
+    const at = (d: string) => (order[0] === d ? -1 : ranked.indexOf(d));
+    const lastConfig = Math.max(...configs.map(at));
+    assert.ok(lastConfig < at(base), `configs before layers: ${order.join(' ')}`);
+    assert.ok(at(base) < at(solo), 'the shared base before the bigger solo layer');
+    for (const d of own) assert.ok(at(solo) < at(d), 'the solo layer before the small layers used once');
+  });
+
   test('a moved tag does not change a locked build; without the lock the new image is taken', async (t) => {
     const dir = await tempDir(t);
     const v1 = await pushNewImage(join(dir, 'v1'), registry, 'dedupe/moving', '1.0', { seed: 'moving-v1', platforms: [{ architecture: 'amd64' }] });
