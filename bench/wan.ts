@@ -1,22 +1,25 @@
 // A registry "across a WAN" for the build benchmark. docker-registry runs in
-// a network namespace behind a veth pair (a free /30 in 10.203.0.0/16, e.g.
-// 10.203.x.1 on the host side and 10.203.x.2 in the namespace), shaped on
-// both ends after the images are pushed:
-//   netem  - `tc qdisc … root netem delay D rate R` on both ends, when the
-//            kernel has sch_netem; clients talk to 10.203.x.2:5000 directly.
-//   relay  - kernels without netem (CONFIG_NET_SCH_NETEM unset): the rate
-//            comes from tbf on both ends, and the delay from a relay on the
-//            host side that holds every chunk for D in each direction and a
-//            new connection for one round trip, as a handshake would.
+// a network namespace, reached over a point-to-point link (a free /30 in
+// 10.203.0.0/16: 10.203.x.1 on the host side, 10.203.x.2 in the namespace),
+// shaped after the images are pushed, by one of:
+//   netem       - a veth pair with `tc qdisc … root netem delay D rate R` on
+//                 both ends, when the kernel has sch_netem.
+//   delay line  - kernels without netem (CONFIG_NET_SCH_NETEM unset): a TUN
+//                 device on each side and bench/delay-line.py between them,
+//                 which delays and rate-limits every packet in each direction
+//                 as netem would. Needs python3.
+// Either way the delay acts on packets, so TCP pays real round trips:
+// handshakes, slow start and window growth.
 // Everything is torn down by stop(), on a failed start, and on SIGINT/SIGTERM
 // or exit of the benchmark process; a namespace left by an earlier run that was
 // killed (SIGKILL) is removed on the next start.
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 // Names and addresses are per process, so that runs at the same time (two
 // people benchmarking on one machine) never touch each other's namespace.
@@ -25,6 +28,9 @@ const NS = `${PREFIX}${process.pid}`;
 const HOST_IF = `idw${process.pid}a`; // IFNAMSIZ: at most 15 characters
 const NS_IF = `idw${process.pid}b`;
 const PORT = 5000;
+const DELAY_LINE = fileURLToPath(new URL('./delay-line.py', import.meta.url));
+/** netem's default queue limit, in packets. */
+const LIMIT = 1000;
 
 export interface WanOptions {
   /** One-way delay in ms (applied on each end, so the round trip is twice this). */
@@ -36,10 +42,10 @@ export interface WanOptions {
 export interface WanRegistry {
   /** Where to push: the registry itself, unshaped until shape() is called. */
   readonly pushHost: string;
-  /** host:port that references use once shaped. */
+  /** host:port that references use. */
   readonly host: string;
-  /** "netem" or "tbf + relay", once shaped. */
-  method: string;
+  /** How the link is shaped. */
+  readonly method: string;
   /** Turns delay and rate limit on (call after pushing). */
   shape(): Promise<void>;
   stop(): Promise<void>;
@@ -122,42 +128,47 @@ function qdiscBothEnds(qdisc: string[]): void {
   }
 }
 
-/**
- * A TCP relay from a local port to target that delays every chunk by delayMs
- * in both directions, keeping order, and a new connection by one round trip.
- */
-function delayRelay(target: { host: string; port: number }, delayMs: number): Promise<Server> {
-  const forward = (from: Socket, to: Socket) => {
-    // Timers of equal delay fire in the order they were set, so chunks keep their order.
-    from.on('data', (chunk: Buffer) => setTimeout(() => to.writable && to.write(chunk), delayMs));
-    from.on('end', () => setTimeout(() => to.end(), delayMs));
-    // destroySoon, not destroy: writes still queued for a slow reader must get out first.
-    from.on('close', () => setTimeout(() => to.destroySoon(), delayMs + 1));
-    from.on('error', () => undefined);
-  };
-  const server = createServer((client) => {
-    client.pause();
-    const upstream = connect(target.port, target.host);
-    upstream.pause();
-    upstream.on('error', () => client.destroy());
-    client.on('error', () => upstream.destroy());
-    // SYN, SYN-ACK: the first request byte can leave one round trip later.
-    setTimeout(() => {
-      forward(client, upstream);
-      forward(upstream, client);
-      client.resume();
-      upstream.resume();
-    }, 2 * delayMs);
-  });
+/** True when tc can add netem (probed on the host end of the pair). */
+function hasNetem(): boolean {
+  try {
+    sh('tc', 'qdisc', 'add', 'dev', HOST_IF, 'root', 'netem', 'delay', '0ms');
+  } catch (err) {
+    if (/unknown/i.test(String((err as { stderr?: Buffer }).stderr ?? err))) return false;
+    throw err;
+  }
+  sh('tc', 'qdisc', 'del', 'dev', HOST_IF, 'root');
+  return true;
+}
+
+/** Starts the delay line between the two TUN devices and waits until it has attached them. */
+function startDelayLine(options: WanOptions): Promise<ChildProcess> {
+  const bits = rateBits(options.rate);
+  const child = spawn('python3', [DELAY_LINE, HOST_IF, NS_IF, String(options.delayMs), String(bits), String(LIMIT)], { stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve(server));
+    let err = '';
+    child.stderr!.on('data', (d) => (err += d));
+    child.stdout!.once('data', () => resolve(child));
+    child.once('error', (e) => reject(new Error(`cannot start the delay line (python3 ${DELAY_LINE}): ${e.message}`)));
+    child.once('exit', (code) => reject(new Error(`the delay line exited (${code}): ${err.trim()}`)));
   });
+}
+
+/** "200mbit" → 200000000 (tc's decimal units). */
+function rateBits(rate: string): number {
+  const m = /^(\d+(?:\.\d+)?)(bit|kbit|mbit|gbit)$/i.exec(rate);
+  if (!m) throw new Error(`unsupported rate ${rate}`);
+  const scale = { bit: 1, kbit: 1e3, mbit: 1e6, gbit: 1e9 }[m[2]!.toLowerCase() as 'bit'];
+  return Number(m[1]) * scale;
 }
 
 function canConnect(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect(port, host);
+    // A SYN lost on a link that is not up yet would otherwise wait minutes.
+    s.setTimeout(1000, () => {
+      s.destroy();
+      resolve(false);
+    });
     s.once('connect', () => {
       s.destroy();
       resolve(true);
@@ -171,11 +182,12 @@ export async function startWanRegistry(options: WanOptions): Promise<WanRegistry
   teardownWan();
   const { hostIp: HOST_IP, nsIp: NS_IP } = freeSubnet();
   const dir = mkdtempSync(join(tmpdir(), 'imgdesc-bench-wan-'));
-  let child: ChildProcess | undefined;
-  let relay: Server | undefined;
+  let registry: ChildProcess | undefined;
+  let delayLine: ChildProcess | undefined;
   // Whatever happens to this process, the namespace goes.
   const onExit = () => {
-    child?.kill('SIGKILL');
+    registry?.kill('SIGKILL');
+    delayLine?.kill('SIGKILL');
     teardownWan();
     rmSync(dir, { recursive: true, force: true });
   };
@@ -193,9 +205,9 @@ export async function startWanRegistry(options: WanOptions): Promise<WanRegistry
   };
 
   const stop = async () => {
-    if (relay) await new Promise((r) => relay!.close(() => r(undefined)));
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child!.once('exit', r));
+    for (const child of [registry, delayLine]) {
+      if (!child || child.exitCode !== null || child.signalCode !== null) continue;
+      const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
       await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
       child.kill('SIGKILL');
@@ -205,13 +217,27 @@ export async function startWanRegistry(options: WanOptions): Promise<WanRegistry
     release();
   };
 
+  let method: string;
   try {
     sh('ip', 'netns', 'add', NS);
     sh('ip', 'link', 'add', HOST_IF, 'type', 'veth', 'peer', 'name', NS_IF);
-    sh('ip', 'link', 'set', NS_IF, 'netns', NS);
-    sh('ip', 'addr', 'add', `${HOST_IP}/30`, 'dev', HOST_IF);
+    if (hasNetem()) {
+      sh('ip', 'link', 'set', NS_IF, 'netns', NS);
+      sh('ip', 'addr', 'add', `${HOST_IP}/30`, 'dev', HOST_IF);
+      sh(...inNs('ip', 'addr', 'add', `${NS_IP}/30`, 'dev', NS_IF));
+      method = `netem delay ${options.delayMs}ms rate ${options.rate} on both ends`;
+    } else {
+      sh('ip', 'link', 'del', HOST_IF);
+      sh('ip', 'tuntap', 'add', 'dev', HOST_IF, 'mode', 'tun');
+      sh('ip', 'tuntap', 'add', 'dev', NS_IF, 'mode', 'tun');
+      // It attaches to both while they are here; the fd stays attached when one moves.
+      delayLine = await startDelayLine(options);
+      sh('ip', 'link', 'set', NS_IF, 'netns', NS);
+      sh('ip', 'addr', 'add', HOST_IP, 'peer', NS_IP, 'dev', HOST_IF);
+      sh(...inNs('ip', 'addr', 'add', NS_IP, 'peer', HOST_IP, 'dev', NS_IF));
+      method = `no netem in this kernel: bench/delay-line.py between two TUN devices, ${options.delayMs} ms and ${options.rate} each way, limit ${LIMIT} packets`;
+    }
     sh('ip', 'link', 'set', HOST_IF, 'up');
-    sh(...inNs('ip', 'addr', 'add', `${NS_IP}/30`, 'dev', NS_IF));
     sh(...inNs('ip', 'link', 'set', NS_IF, 'up'));
     sh(...inNs('ip', 'link', 'set', 'lo', 'up'));
 
@@ -226,10 +252,10 @@ export async function startWanRegistry(options: WanOptions): Promise<WanRegistry
         '',
       ].join('\n'),
     );
-    child = spawn('ip', ['netns', 'exec', NS, 'docker-registry', 'serve', config], { stdio: 'ignore' });
+    registry = spawn('ip', ['netns', 'exec', NS, 'docker-registry', 'serve', config], { stdio: 'ignore' });
     const deadline = Date.now() + 15_000;
     while (!(await canConnect(NS_IP, PORT))) {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error('the WAN registry did not start');
+      if (Date.now() > deadline || registry.exitCode !== null) throw new Error('the WAN registry did not start');
       await new Promise((r) => setTimeout(r, 100));
     }
   } catch (err) {
@@ -237,26 +263,15 @@ export async function startWanRegistry(options: WanOptions): Promise<WanRegistry
     throw err;
   }
 
-  const direct = `${NS_IP}:${PORT}`;
-  const wan: WanRegistry = {
-    pushHost: direct,
-    host: direct,
-    method: 'unshaped',
+  const host = `${NS_IP}:${PORT}`;
+  return {
+    pushHost: host,
+    host,
+    method,
     async shape() {
-      try {
-        qdiscBothEnds(['netem', 'delay', `${options.delayMs}ms`, 'rate', options.rate]);
-        wan.method = `netem delay ${options.delayMs}ms rate ${options.rate} on both ends`;
-        return;
-      } catch (err) {
-        if (!/unknown/i.test(String((err as { stderr?: Buffer }).stderr ?? err))) throw err;
-      }
-      // Burst of 64 kB: small enough that the rate holds within a round trip.
-      qdiscBothEnds(['tbf', 'rate', options.rate, 'burst', '64kb', 'latency', '100ms']);
-      relay = await delayRelay({ host: NS_IP, port: PORT }, options.delayMs);
-      (wan as { host: string }).host = `127.0.0.1:${(relay.address() as AddressInfo).port}`;
-      wan.method = `no netem in this kernel: tbf rate ${options.rate} on both ends + ${options.delayMs} ms relay each way`;
+      if (delayLine) delayLine.kill('SIGUSR1');
+      else qdiscBothEnds(['netem', 'delay', `${options.delayMs}ms`, 'rate', options.rate, 'limit', String(LIMIT)]);
     },
     stop,
   };
-  return wan;
 }

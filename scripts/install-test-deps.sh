@@ -14,6 +14,7 @@ DEBIAN_PACKAGES=(
   systemd-container # systemd-nspawn, to boot a test root
   debootstrap       # builds that test root
   iproute2          # network namespaces for the WAN benchmark
+  python3           # its delay line, on kernels without netem (bench/delay-line.py)
   time              # /usr/bin/time: peak RSS of the processes the build benchmark runs
 )
 
