@@ -111,10 +111,13 @@ export class RegistryClient {
   }
 
   /**
-   * Picks https, or http when TLS is not verified and https does not answer.
-   * Asked once per client: parallel requests share the first probe.
+   * https; or, when TLS is not verified, http if https does not answer.
+   * Only that case probes (once per client: parallel requests share it).
+   * With verified TLS the first real request is the probe, which saves a
+   * round trip, and its failure reads the same.
    */
   private baseUrl(signal: AbortSignal): Promise<string> {
+    if (!this.scheme && this.options.tlsVerify) this.scheme = 'https';
     if (this.scheme) return Promise.resolve(`${this.scheme}://${this.host}`);
     if (!this.probing) {
       this.probing = this.probe(signal);
@@ -132,11 +135,7 @@ export class RegistryClient {
       this.scheme = 'https';
     } catch (err) {
       if (signal.aborted) throw err;
-      if (!this.options.tlsVerify) {
-        this.scheme = 'http';
-      } else {
-        throw this.networkError(err, `https://${this.host}/v2/`);
-      }
+      this.scheme = 'http';
     }
     return `${this.scheme}://${this.host}`;
   }

@@ -252,6 +252,17 @@ for (const shape of ['plain', 'tls', 'token'] as const) {
         await assertNothingWritten(join(dir, 'root'));
       });
 
+      test('with verified TLS the first request is the manifest: no /v2/ probe round trip', async (t) => {
+        const dir = await tempDir(t);
+        const desc = await descriptionFor(dir, registry.host, containerXml('single'));
+        const seen = (await registry.accessLog()).length;
+        const r = await runCli(['build', desc, '--root', join(dir, 'root'), '--no-cache', '--target-arch', 'x86_64', '--quiet', ...good]);
+        assert.equal(r.code, 0, r.stderr);
+        const paths = (await registry.accessLog()).slice(seen).map((e) => e.path);
+        assert.ok(!paths.includes('/v2/'), paths.join(' '));
+        assert.match(paths[0]!, /^\/v2\/imgdesc\/single\/manifests\/1\.0$/);
+      });
+
       test('a CA in certs.d/<host>/ is trusted, as podman does', async (t) => {
         const dir = await tempDir(t);
         const certsD = join(dir, 'certs.d');

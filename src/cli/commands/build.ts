@@ -39,7 +39,8 @@ into their backend on first boot (kiwi_containers.service).
   --templates DIR      unit templates to use instead of the shipped ones (see README)
   --cache-dir DIR      blob cache (default $XDG_CACHE_HOME/imgdesc or ~/.cache/imgdesc)
   --no-cache           use no persistent cache (a scratch store, removed afterwards)
-  -j, --jobs N         parallel downloads and archive writes (default ${DEFAULT_JOBS})
+  -j, --jobs N         parallel downloads, manifest lookups and archive writes
+                       (default ${DEFAULT_JOBS})
   --locked             require the lock file (<description>.lock.json) to cover the build
   --json               print the report as JSON on stdout, nothing else
   --quiet              print nothing but errors
