@@ -255,7 +255,7 @@ async function lan(env: Env, images: BenchImage[], runs: number): Promise<void> 
 async function wan(env: Env, images: BenchImage[], runs: number): Promise<void> {
   const registry = await startWanRegistry({ delayMs: 20, rate: '200mbit' });
   try {
-    const pushed = await pushAll(images, { host: registry.pushHost, skopeoDestFlags: () => ['--dest-tls-verify=false'] });
+    const pushed = await pushAll(images, registry);
     await registry.shape();
     const desc = await writeDescription(join(env.scratch, 'wan.xml'), registry.host, images);
     const cold: Run[] = [];

@@ -20,6 +20,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { PushTarget } from '../test/helpers/test-images.js';
 
 // Names and addresses are per process, so that runs at the same time (two
 // people benchmarking on one machine) never touch each other's namespace.
@@ -39,10 +40,9 @@ export interface WanOptions {
   rate: string;
 }
 
-export interface WanRegistry {
-  /** Where to push: the registry itself, unshaped until shape() is called. */
-  readonly pushHost: string;
-  /** host:port that references use. */
+/** Push to it (a PushTarget, like the test registry) before shape(); fetch from it after. */
+export interface WanRegistry extends PushTarget {
+  /** host:port, as it appears in references. */
   readonly host: string;
   /** How the link is shaped. */
   readonly method: string;
@@ -265,8 +265,8 @@ export async function startWanRegistry(options: WanOptions): Promise<WanRegistry
 
   const host = `${NS_IP}:${PORT}`;
   return {
-    pushHost: host,
     host,
+    skopeoDestFlags: () => ['--dest-tls-verify=false'],
     method,
     async shape() {
       if (delayLine) delayLine.kill('SIGUSR1');

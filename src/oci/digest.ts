@@ -47,8 +47,8 @@ export class DigestMismatchError extends Error {
  * Passes bytes through while hashing and counting them. Fails the stream as
  * soon as more bytes than expected arrive, and at the end when the size or
  * digest differs, so a bad blob never completes. With `sizeOnly`, for bytes
- * whose digest was checked before they were read here, only the size is
- * checked.
+ * whose digest is checked elsewhere (by a source that verified them before,
+ * or on the complete file afterwards), only the size is checked.
  */
 export class VerifyingStream extends Transform {
   private readonly hash: Hash | null;

@@ -38,7 +38,7 @@ test('the WAN registry is a round trip of 2 × the delay away and no faster than
   t.after(() => wan.stop());
   const dir = await tempDir(t);
   const size = 2_000_000;
-  const pushed = await pushNewImage(dir, { host: wan.pushHost, skopeoDestFlags: () => ['--dest-tls-verify=false'] }, 'wan/probe', '1.0', {
+  const pushed = await pushNewImage(dir, wan, 'wan/probe', '1.0', {
     seed: 'wan-probe',
     platforms: [{ architecture: 'amd64' }],
     layers: [{ size }],
