@@ -23,6 +23,32 @@ export class UsageError extends ImgdescError {
   readonly code = 'IMGDESC_USAGE';
 }
 
+/**
+ * A value that does not follow its grammar: a reference, a platform, a digest.
+ * Raised by the parsers in oci/; a caller that read the value from a file
+ * wraps it into that file's error, so the message names the file. Alone
+ * (a value on the command line) it is a usage error.
+ */
+export type ValueKind = 'REFERENCE' | 'PLATFORM' | 'DIGEST';
+
+export class ValueFormatError extends ImgdescError {
+  readonly code: string;
+  constructor(
+    readonly kind: ValueKind,
+    readonly text: string,
+    readonly why: string,
+  ) {
+    super(`${kind.toLowerCase()} ${JSON.stringify(text.length > 200 ? `${text.slice(0, 200)}…` : text)} is not valid: ${why}`);
+    this.code = `IMGDESC_INVALID_${kind}`;
+  }
+}
+
+export class ReferenceFormatError extends ValueFormatError {
+  constructor(text: string, why: string) {
+    super('REFERENCE', text, why);
+  }
+}
+
 /** The description could not be found or read (wrong path, empty directory, several *.kiwi). */
 export class DescriptionLoadError extends ImgdescError {
   readonly code = 'IMGDESC_DESCRIPTION_LOAD';

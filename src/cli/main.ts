@@ -3,7 +3,7 @@
 import { DescriptionInvalidError, ImgdescError, UsageError } from '../errors.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { processIo, type Io } from './io.js';
-import { problemLine } from './output.js';
+import { problemLine } from '../report/report.js';
 import { version } from './version.js';
 
 export const HELP = `imgdesc — compile KIWI-style appliance image descriptions

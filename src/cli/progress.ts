@@ -2,8 +2,8 @@
 // in flight (bytes done/total and rate) and an overall line, redrawn a few
 // times a second. Elsewhere: one plain line per finished image.
 
-import type { BuildEvent } from '../build/build.js';
-import { humanSize } from './output.js';
+import type { BuildEvent } from '../pipeline/options.js';
+import { humanSize } from '../report/report.js';
 
 interface Row {
   reference: string;

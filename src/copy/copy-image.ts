@@ -10,7 +10,8 @@ import { DigestMismatchError, VerifyingStream } from '../oci/digest.js';
 import { parseManifest, ManifestFormatError, type Descriptor, type ImageManifest } from '../oci/manifest.js';
 import { MAX_CONFIG_BYTES } from '../oci/media-types.js';
 import { choosePlatform, formatPlatform, type Platform } from '../oci/platform.js';
-import type { FetchedManifest, ImageDestination, ImageSource } from '../transport/types.js';
+import type { ImageDestination } from '../destination/types.js';
+import type { FetchedManifest, ImageSource } from '../source/types.js';
 
 /** Indexes may point at indexes; deeper than this is refused as a loop. */
 const MAX_INDEX_DEPTH = 4;

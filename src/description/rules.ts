@@ -4,7 +4,8 @@
 // schema rejected (all problems are reported in one run).
 
 import type { DescriptionProblem } from '../errors.js';
-import { archProblem, MAX_NAME_LENGTH, repositoryPathProblem, sourceProblem, splitList, TAG } from './names.js';
+import { MAX_NAME_LENGTH, repositoryPathProblem, sourceProblem, TAG } from '../oci/reference.js';
+import { archProblem, splitList } from './names.js';
 import { quoteValue } from './quote.js';
 import type { XmlElement } from './xml.js';
 
@@ -38,7 +39,8 @@ function containerProblems(section: XmlElement): DescriptionProblem[] {
     }
     if (path !== undefined) {
       const normal = normaliseRepoPath(path);
-      const problem = normal === '' ? 'it is empty (leave the attribute out for no path)' : repositoryPathProblem(normal);
+      // KIWI treats an empty path (or one of only "/") as no path at all.
+      const problem = normal === '' ? null : repositoryPathProblem(normal);
       if (problem) out.push(attrProblem(c, 'path', `container path ${quoteValue(path)} is not a valid repository path: ${problem}`));
     }
     if (tag !== undefined && !TAG.test(tag)) {
@@ -47,8 +49,8 @@ function containerProblems(section: XmlElement): DescriptionProblem[] {
       );
     }
     if (source !== undefined && name !== undefined) {
-      const host = source.split('/')[0] ?? '';
-      const fullName = [source.slice(host.length + 1), normaliseRepoPath(path ?? ''), name].filter((s) => s !== '').join('/');
+      // The whole name, host included, as the reference type counts it.
+      const fullName = [source.replace(/\/+$/, ''), normaliseRepoPath(path ?? ''), name].filter((s) => s !== '').join('/');
       if (fullName.length > MAX_NAME_LENGTH) {
         out.push(attrProblem(c, 'name', `repository name "${fullName.slice(0, 40)}…" is ${fullName.length} characters long; registries accept at most ${MAX_NAME_LENGTH}`));
       }

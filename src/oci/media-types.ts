@@ -20,3 +20,8 @@ export const MANIFEST_ACCEPT = [MediaType.OciIndex, MediaType.DockerManifestList
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 /** Image configs are JSON documents too; same bound. */
 export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
+/** The annotation an OCI layout's index.json names an image by. */
+export const REF_NAME = 'org.opencontainers.image.ref.name';
+/** containerd's (and `podman load`'s) name annotation. */
+export const CONTAINERD_NAME = 'io.containerd.image.name';

@@ -3,6 +3,7 @@
 
 import { createHash } from 'node:crypto';
 import type { Backend, Description } from '../description/model.js';
+import { Reference } from '../oci/reference.js';
 import { matchesArch, platformFor, sectionApplies, selectProfiles } from './select.js';
 
 /** Where archives live inside the image root; fixed, as in KIWI. */
@@ -10,12 +11,9 @@ export const ARCHIVE_DIR = '/var/tmp/kiwi_containers';
 
 export interface PlannedContainer {
   /** Full reference: source[/path]/name:tag. */
+  readonly ref: Reference;
+  /** `ref` as text, the form reports and the lock file use. */
   readonly reference: string;
-  /** Registry host[:port] part of the reference. */
-  readonly registry: string;
-  /** Repository path inside the registry (what follows the host). */
-  readonly repository: string;
-  readonly tag: string;
   /** Absolute path of the oci-archive inside the image root. */
   readonly archive: string;
   readonly backend: Backend;
@@ -45,9 +43,12 @@ export interface PlanOptions {
 }
 
 /** Joins source, path and name the way KIWI normalises them (no doubled or trailing "/"). */
-export function referenceOf(source: string, repoPath: string, name: string, tag: string): string {
-  const parts = [source.replace(/\/+$/, ''), repoPath, name].filter((p) => p !== '');
-  return `${parts.join('/')}:${tag}`;
+export function referenceOf(source: string, repoPath: string, name: string, tag: string): Reference {
+  const trimmed = source.replace(/\/+$/, '');
+  const slash = trimmed.indexOf('/');
+  const registry = slash === -1 ? trimmed : trimmed.slice(0, slash);
+  const repository = [slash === -1 ? '' : trimmed.slice(slash + 1), repoPath, name].filter((p) => p !== '').join('/');
+  return Reference.of(registry, repository, tag);
 }
 
 function shortHash(text: string): string {
@@ -68,7 +69,8 @@ export function makePlan(desc: Description, options: PlanOptions): Plan {
     for (const c of section.containers) {
       if (!matchesArch(c.arch, arch)) continue;
       const tag = c.tag ?? 'latest';
-      const reference = referenceOf(section.source, c.repoPath, c.name, tag);
+      const ref = referenceOf(section.source, c.repoPath, c.name, tag);
+      const reference = ref.toString();
       const load = !c.fetchOnly;
       const key = `${reference}\0${section.backend}\0${load}`;
       const same = byKey.get(key);
@@ -87,12 +89,9 @@ export function makePlan(desc: Description, options: PlanOptions): Plan {
         );
         file = unique;
       }
-      const slash = reference.indexOf('/');
       const planned: PlannedContainer = Object.freeze({
+        ref,
         reference,
-        registry: reference.slice(0, slash),
-        repository: reference.slice(slash + 1, reference.lastIndexOf(':')),
-        tag,
         archive: `${ARCHIVE_DIR}/${file}`,
         backend: section.backend,
         load,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { planJson } from '../../src/cli/output.js';
+import { planJson } from '../../src/report/report.js';
 import { loadDescription } from '../../src/description/load.js';
 import { makePlan, referenceOf } from '../../src/plan/plan.js';
 import { REPO } from '../helpers/cli.js';
@@ -10,7 +10,8 @@ import { description } from '../helpers/descriptions.js';
 import { tempDir } from '../helpers/tmp.js';
 import { writeFile } from 'node:fs/promises';
 
-// Golden plans: regenerate with UPDATE_GOLDEN=1 and review the diff.
+// Golden plans are committed: a missing one fails. Regenerate with
+// UPDATE_GOLDEN=1, review the diff, and commit it.
 const GOLDEN = join(REPO, 'test/fixtures/golden');
 const cases: Array<[string, string, string[], string]> = [
   ['appliance-default-x86_64', 'examples/appliance.xml', [], 'x86_64'],
@@ -29,7 +30,8 @@ describe('golden plans', () => {
       const actual = planJson(makePlan(desc, { profiles, arch }));
       const golden = join(GOLDEN, `${name}.json`);
       const text = `${JSON.stringify(actual, null, 2)}\n`;
-      if (process.env.UPDATE_GOLDEN || !existsSync(golden)) writeFileSync(golden, text);
+      if (process.env.UPDATE_GOLDEN) writeFileSync(golden, text);
+      assert.ok(existsSync(golden), `golden file ${golden} is missing; create it with UPDATE_GOLDEN=1 and review it`);
       assert.equal(text, readFileSync(golden, 'utf8'));
     });
   }
@@ -44,15 +46,15 @@ async function planOf(t: { after(fn: () => unknown): void }, body: string, arch 
 
 describe('references and archives', () => {
   test('reference joins source, path and name like KIWI; tag defaults to latest', () => {
-    assert.equal(referenceOf('r.example.org', '', 'a', 'latest'), 'r.example.org/a:latest');
-    assert.equal(referenceOf('r.example.org/', 'x/y', 'a', '1'), 'r.example.org/x/y/a:1');
-    assert.equal(referenceOf('localhost:5000/base', '', 'a', '1'), 'localhost:5000/base/a:1');
+    assert.equal(referenceOf('r.example.org', '', 'a', 'latest').toString(), 'r.example.org/a:latest');
+    assert.equal(referenceOf('r.example.org/', 'x/y', 'a', '1').toString(), 'r.example.org/x/y/a:1');
+    assert.equal(referenceOf('localhost:5000/base', '', 'a', '1').toString(), 'localhost:5000/base/a:1');
   });
 
   test('archive is /var/tmp/kiwi_containers/<name>_<tag>; fetch_only is not loaded', async (t) => {
     const plan = await planOf(t, '<containers source="localhost:5000/base" backend="podman"><container name="app" path="/team/" tag="2"/><container name="blob" fetch_only="true"/></containers>');
     assert.deepEqual(
-      plan.containers.map((c) => [c.reference, c.registry, c.repository, c.archive, c.load]),
+      plan.containers.map((c) => [c.reference, c.ref.registry, c.ref.repository, c.archive, c.load]),
       [
         ['localhost:5000/base/team/app:2', 'localhost:5000', 'base/team/app', '/var/tmp/kiwi_containers/app_2', true],
         ['localhost:5000/base/blob:latest', 'localhost:5000', 'base/blob', '/var/tmp/kiwi_containers/blob_latest', false],

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { lstat, mkdir, readlink, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { RootDirOutput } from '../../src/output/root-dir.js';
 import { installUnits } from '../../src/units/install.js';
 import { renderUnits } from '../../src/units/render.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -12,7 +13,7 @@ const opts = { generator: 'imgdesc test' };
 describe('installUnits', () => {
   test('writes the units and enables them with in-image absolute links', async (t) => {
     const root = await tempDir(t);
-    await installUnits(root, await renderUnits([img('a')], opts));
+    await installUnits(await RootDirOutput.open(root), await renderUnits([img('a')], opts));
     const sys = join(root, 'etc/systemd/system');
     assert.equal(await readlink(join(sys, 'multi-user.target.wants/kiwi_containers.service')), '/etc/systemd/system/kiwi_containers.service');
     assert.equal(await readlink(join(sys, 'kiwi_containers.service.wants/imgdesc-load-podman@var-tmp-kiwi_containers-a_1.service')), '/etc/systemd/system/imgdesc-load-podman@.service');
@@ -24,11 +25,11 @@ describe('installUnits', () => {
     const sys = join(root, 'etc/systemd/system');
     await mkdir(sys, { recursive: true });
     await writeFile(join(sys, 'my-app.service'), '[Unit]\n');
-    await installUnits(root, await renderUnits([img('a'), img('b', 'docker')], opts));
-    await installUnits(root, await renderUnits([img('b', 'docker')], opts));
+    await installUnits(await RootDirOutput.open(root), await renderUnits([img('a'), img('b', 'docker')], opts));
+    await installUnits(await RootDirOutput.open(root), await renderUnits([img('b', 'docker')], opts));
     assert.deepEqual((await readdir(sys)).sort(), ['imgdesc-load-docker@.service', 'kiwi_containers.service', 'kiwi_containers.service.wants', 'multi-user.target.wants', 'my-app.service']);
     assert.deepEqual(await readdir(join(sys, 'kiwi_containers.service.wants')), ['imgdesc-load-docker@var-tmp-kiwi_containers-b_1.service']);
-    await installUnits(root, await renderUnits([], opts));
+    await installUnits(await RootDirOutput.open(root), await renderUnits([], opts));
     assert.deepEqual((await readdir(sys)).sort(), ['multi-user.target.wants', 'my-app.service']);
     assert.deepEqual(await readdir(join(sys, 'multi-user.target.wants')), []);
   });
@@ -38,7 +39,7 @@ describe('installUnits', () => {
     const sys = join(root, 'etc/systemd/system');
     await mkdir(sys, { recursive: true });
     await writeFile(join(sys, 'kiwi_containers.service'), '# mine\n[Unit]\n');
-    await installUnits(root, await renderUnits([], opts));
+    await installUnits(await RootDirOutput.open(root), await renderUnits([], opts));
     assert.ok((await lstat(join(sys, 'kiwi_containers.service'))).isFile());
   });
 });

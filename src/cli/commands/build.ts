@@ -1,9 +1,11 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { build, DEFAULT_JOBS, type BuildEvent } from '../../build/build.js';
 import { sharedFileWorkers } from '../../cache/file-workers.js';
 import { lockPathFor, missingFromLock, readLock } from '../../lock/lock-file.js';
-import { containerDirFor } from '../../build/pick-source.js';
+import { RootDirOutput } from '../../output/root-dir.js';
+import { build } from '../../pipeline/build.js';
+import { DEFAULT_JOBS, type BuildEvent } from '../../pipeline/options.js';
+import { containerDirFor } from '../../source/candidates.js';
 import { loadDescription } from '../../description/load.js';
 import { AbortedError, DescriptionInvalidError, UsageError } from '../../errors.js';
 import { makePlan } from '../../plan/plan.js';
@@ -13,7 +15,7 @@ import { parseCommand, SELECTION_OPTIONS, selectionFrom } from '../args.js';
 import { EXIT } from '../exit-codes.js';
 import type { Io } from '../io.js';
 import { version } from '../version.js';
-import { buildJson, buildText } from '../output.js';
+import { buildJson, buildText } from '../../report/report.js';
 import { plainProgress, ttyProgress } from '../progress.js';
 
 export const BUILD_HELP = `usage: imgdesc build DESCRIPTION [--root DIR] [--profile NAME]... [--target-arch ARCH]
@@ -126,8 +128,9 @@ export async function buildCommand(argv: string[], io: Io): Promise<number> {
   const onEvent = progress ? (e: BuildEvent) => progress.onEvent(e) : undefined;
   const interrupt = interruptSignal();
   try {
+    const output = await RootDirOutput.open((values.root as string | undefined) ?? 'build/root');
     const result = await build(plan, {
-      root: (values.root as string | undefined) ?? 'build/root',
+      output,
       containerDir: containerDirFor(values['container-dir'] as string | undefined),
       offline: Boolean(values.offline),
       registry,

@@ -1,6 +1,7 @@
 import { loadDescription } from '../../description/load.js';
 import { LOCK_VERSION, lockPathFor, writeLock } from '../../lock/lock-file.js';
-import { resolveForLock } from '../../lock/resolve-lock.js';
+import { resolveForLock } from '../../pipeline/lock.js';
+import { containerDirFor } from '../../source/candidates.js';
 import { makePlan } from '../../plan/plan.js';
 import { hostArch, parseCommand, SELECTION_OPTIONS } from '../args.js';
 import { EXIT } from '../exit-codes.js';
@@ -42,7 +43,7 @@ export async function lockCommand(argv: string[], io: Io): Promise<number> {
     const generator = `imgdesc ${version()}`;
     const images = await resolveForLock(plans, {
       registry,
-      containerDir: values['container-dir'],
+      containerDir: containerDirFor(values['container-dir']),
       offline: Boolean(values.offline),
       signal: interrupt.signal,
       jobs: 8,

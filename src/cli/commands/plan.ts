@@ -3,7 +3,7 @@ import { makePlan } from '../../plan/plan.js';
 import { parseCommand, SELECTION_OPTIONS, selectionFrom } from '../args.js';
 import { EXIT } from '../exit-codes.js';
 import type { Io } from '../io.js';
-import { planJson, planText } from '../output.js';
+import { planJson, planText } from '../../report/report.js';
 
 export const PLAN_HELP = `usage: imgdesc plan DESCRIPTION [--profile NAME]... [--target-arch ARCH] [--json]
 

@@ -2,7 +2,7 @@ import { checkDescription } from '../../description/load.js';
 import { makePlan } from '../../plan/plan.js';
 import { parseCommand, SELECTION_OPTIONS, selectionFrom } from '../args.js';
 import { EXIT } from '../exit-codes.js';
-import { problemLine } from '../output.js';
+import { problemLine } from '../../report/report.js';
 import type { Io } from '../io.js';
 
 export const VALIDATE_HELP = `usage: imgdesc validate DESCRIPTION [--profile NAME]... [--target-arch ARCH] [--json]

@@ -1,30 +1,31 @@
 // ImageDestination writing an oci-archive directly with tar-stream: blobs are
-// streamed into tar entries as they arrive, into a temporary file beside the
-// target that is renamed over it only when complete. A blob that is already a
-// local file (putBlobFile) does not pass through this thread at all: tar-stream
-// lays out its entry around a placeholder body, and a file worker writes the
-// file's bytes at that place in the archive. The archive holds:
+// streamed into tar entries as they arrive, into a file of the image output
+// that becomes visible only when complete. A blob that is already a
+// local file (putBlobFile), written to an output that offers a descriptor,
+// does not pass through this thread at all: tar-stream lays out its entry
+// around a placeholder body, and a file worker writes the file's bytes at
+// that place in the archive. The archive holds:
 //   oci-layout, blobs/<alg>/<hex>..., index.json (one manifest, named by the
 //   full reference), manifest.json (Docker's classic loader format).
 // Entries are written in a fixed order with fixed owner, mode and mtime, so
 // the same image gives the same bytes.
 
-import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar, { type Header } from 'tar-stream';
 
-type EntryHeader = Partial<Header> & Pick<Header, 'name'>;
 import { OutputError } from '../errors.js';
 import { blobPath, DigestMismatchError } from '../oci/digest.js';
 import type { Descriptor } from '../oci/manifest.js';
-import { MediaType } from '../oci/media-types.js';
+import { CONTAINERD_NAME, MediaType, REF_NAME } from '../oci/media-types.js';
 import type { Platform } from '../oci/platform.js';
-import { REF_NAME } from './layout-common.js';
-import type { FetchedManifest, ImageDestination } from './types.js';
+import type { ImageOutput, OutputFile } from '../output/types.js';
+import type { FetchedManifest } from '../source/types.js';
+import { errnoText } from '../util/errno.js';
+import type { ImageDestination } from './types.js';
+
+type EntryHeader = Partial<Header> & Pick<Header, 'name'>;
 
 export interface ArchiveOptions {
   /** Full reference recorded in index.json and manifest.json. */
@@ -62,12 +63,13 @@ interface PlacedFile {
  * the next waiting file to that position and moves on.
  */
 class ArchiveWriter extends Writable {
-  private position = 0;
+  /** Bytes laid out so far: the archive's size once finished. */
+  position = 0;
   readonly waiting: PlacedFile[] = [];
   readonly copies: Promise<void>[] = [];
 
   constructor(
-    private readonly fh: FileHandle,
+    private readonly file: OutputFile,
     private readonly startCopy: (placed: PlacedFile, position: number) => Promise<void>,
   ) {
     super({ highWaterMark: 1 << 20 });
@@ -94,7 +96,7 @@ class ArchiveWriter extends Writable {
     }
     const at = this.position;
     this.position += chunk.length;
-    this.fh.write(chunk, 0, chunk.length, at).then(() => done(), done);
+    this.file.write(chunk, at).then(() => done(), done);
   }
 }
 
@@ -102,27 +104,48 @@ function* placeholderChunks(size: number): Generator<Buffer> {
   for (let left = size; left > 0; left -= PLACEHOLDER.length) yield PLACEHOLDER.subarray(0, Math.min(left, PLACEHOLDER.length));
 }
 
-/** Temporary files carry this marker so an interrupted build can be cleaned up. */
-export const TEMP_MARKER = '.imgdesc-tmp-';
-
 export class OciArchiveDestination implements ImageDestination {
   readonly description: string;
-  private readonly tmp: string;
   private readonly pack = tar.pack();
   private readonly written = new Set<string>();
-  private output: Promise<void> | null = null;
-  private fh: FileHandle | null = null;
-  private writer: ArchiveWriter | null = null;
+  private readonly output: Promise<void>;
+  private readonly writer: ArchiveWriter;
   /** Stops copies not yet started when the archive is abandoned. */
   private readonly copying = new AbortController();
   private done = false;
 
-  constructor(
+  private constructor(
+    /** In-image path of the archive. */
     readonly target: string,
+    private readonly file: OutputFile,
     private readonly options: ArchiveOptions,
   ) {
     this.description = `oci-archive ${target}`;
-    this.tmp = join(dirname(target), `${TEMP_MARKER}${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}`);
+    this.writer = new ArchiveWriter(file, (placed, position) => this.copyFile(placed, position));
+    this.output = pipeline(this.pack, this.writer).catch((err: unknown) => {
+      throw this.fail(err, 'write');
+    });
+    // Keep an early failure (e.g. ENOSPC) from being reported as unhandled before commit awaits it.
+    this.output.catch(() => undefined);
+  }
+
+  /** The archive's size in bytes, once committed. */
+  get size(): number {
+    return this.writer.position;
+  }
+
+  /** Starts the archive at `path` of the output and writes its fixed head. */
+  static async open(output: ImageOutput, path: string, options: ArchiveOptions): Promise<OciArchiveDestination> {
+    const dest = new OciArchiveDestination(path, await output.createFile(path, {}), options);
+    try {
+      await dest.entry(dest.header('oci-layout', 0), Buffer.from('{"imageLayoutVersion":"1.0.0"}'));
+      await dest.entry(dest.header('blobs/', 0, 'directory'));
+      await dest.entry(dest.header('blobs/sha256/', 0, 'directory'));
+    } catch (err) {
+      await dest.abort();
+      throw err;
+    }
+    return dest;
   }
 
   private header(name: string, size: number, type: 'file' | 'directory' = 'file'): EntryHeader {
@@ -141,32 +164,7 @@ export class OciArchiveDestination implements ImageDestination {
 
   private fail(err: unknown, what: string): OutputError {
     if (err instanceof OutputError) return err;
-    const code = (err as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOSPC' ? 'no space left on the device' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EROFS' ? 'read-only file system' : code === 'ENOTDIR' ? 'a parent of the path is not a directory' : (err as Error).message;
-    return new OutputError(`cannot ${what} ${this.target}: ${reason}`, this.target, { cause: err });
-  }
-
-  /** Creates the temporary file and writes the fixed head of the archive. */
-  async open(): Promise<void> {
-    try {
-      await mkdir(dirname(this.target), { recursive: true });
-    } catch (err) {
-      throw this.fail(err, 'create the directory for');
-    }
-    try {
-      this.fh = await open(this.tmp, 'wx', 0o644);
-    } catch (err) {
-      throw this.fail(err, 'write');
-    }
-    this.writer = new ArchiveWriter(this.fh, (placed, position) => this.copyFile(placed, position));
-    this.output = pipeline(this.pack, this.writer).catch((err: unknown) => {
-      throw this.fail(err, 'write');
-    });
-    // Keep an early failure (e.g. ENOSPC) from being reported as unhandled before commit awaits it.
-    this.output.catch(() => undefined);
-    await this.entry(this.header('oci-layout', 0), Buffer.from('{"imageLayoutVersion":"1.0.0"}'));
-    await this.entry(this.header('blobs/', 0, 'directory'));
-    await this.entry(this.header('blobs/sha256/', 0, 'directory'));
+    return new OutputError(`cannot ${what} ${this.target}: ${errnoText(err)}`, this.target, { cause: err });
   }
 
   private entry(header: EntryHeader, content?: Buffer): Promise<void> {
@@ -200,14 +198,14 @@ export class OciArchiveDestination implements ImageDestination {
    * goes on; commit waits for them and checks the sizes.
    */
   async putBlobFile(desc: Descriptor, file: string): Promise<void> {
-    if (!this.options.copier || desc.size === 0) return this.putBlob(desc, createReadStream(file, { highWaterMark: 1 << 20 }));
+    if (!this.options.copier || this.file.fd === null || desc.size === 0) return this.putBlob(desc, createReadStream(file, { highWaterMark: 1 << 20 }));
     if (this.written.has(desc.digest)) return;
-    this.writer!.waiting.push({ file, desc, left: desc.size });
+    this.writer.waiting.push({ file, desc, left: desc.size });
     await this.putBlob(desc, Readable.from(placeholderChunks(desc.size)));
   }
 
   private async copyFile(placed: PlacedFile, position: number): Promise<void> {
-    const size = await this.options.copier!.copyInto(placed.file, this.fh!.fd, position, placed.desc.size, this.copying.signal);
+    const size = await this.options.copier!.copyInto(placed.file, this.file.fd!, position, placed.desc.size, this.copying.signal);
     // The file changed since it was verified: the archive cannot be trusted.
     if (size !== placed.desc.size) throw new DigestMismatchError(placed.desc, { size });
   }
@@ -223,7 +221,7 @@ export class OciArchiveDestination implements ImageDestination {
       mediaType: type,
       digest: manifest.digest,
       size: manifest.bytes.length,
-      annotations: { 'io.containerd.image.name': ref, [REF_NAME]: ref },
+      annotations: { [CONTAINERD_NAME]: ref, [REF_NAME]: ref },
     };
     if (this.options.platform) top.platform = { ...this.options.platform };
     const index = { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [top] };
@@ -235,27 +233,19 @@ export class OciArchiveDestination implements ImageDestination {
     this.pack.finalize();
     await this.output;
     await this.settleCopies(true);
-    // No fsync before the rename: a build root is not meant to survive a
-    // power cut (skopeo writes its oci-archive in place and never syncs it),
-    // and waiting for the disk took a third of a warm build's time. The
-    // rename still keeps a failed or interrupted build from leaving a partial
-    // archive at the final path.
-    try {
-      await rename(this.tmp, this.target);
-    } catch (err) {
-      throw this.fail(err, 'move the finished archive to');
-    }
+    // No fsync: a build root is not meant to survive a power cut (skopeo
+    // writes its oci-archive in place and never syncs it), and waiting for
+    // the disk took a third of a warm build's time. The output still keeps a
+    // failed or interrupted build from leaving a partial archive in place.
+    await this.file.commit();
     this.done = true;
   }
 
-  /** Waits for every copy into the file, then closes it; throws the first copy failure when asked. */
+  /** Waits for every copy into the file; throws the first copy failure when asked. */
   private async settleCopies(throwFailure: boolean): Promise<void> {
-    const copies = await Promise.allSettled(this.writer?.copies ?? []);
-    if (throwFailure && this.writer && this.writer.waiting.length > 0) throw new Error('archive finished with files not yet placed in it');
+    const copies = await Promise.allSettled(this.writer.copies);
+    if (throwFailure && this.writer.waiting.length > 0) throw new Error('archive finished with files not yet placed in it');
     const failed = copies.find((c): c is PromiseRejectedResult => c.status === 'rejected');
-    const fh = this.fh;
-    this.fh = null;
-    await fh?.close();
     if (throwFailure && failed) {
       if (failed.reason instanceof DigestMismatchError) throw failed.reason;
       throw this.fail(failed.reason, 'write');
@@ -266,9 +256,9 @@ export class OciArchiveDestination implements ImageDestination {
     if (this.done) return;
     this.copying.abort();
     this.pack.destroy();
-    await this.output?.catch(() => undefined);
+    await this.output.catch(() => undefined);
     // No copy may still write to the file's descriptor once it is closed.
     await this.settleCopies(false);
-    await rm(this.tmp, { force: true });
+    await this.file.abort();
   }
 }

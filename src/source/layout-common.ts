@@ -1,12 +1,11 @@
 // Shared reading of an OCI image layout, whether a directory or an archive:
 // index.json -> the manifest for the wanted reference.
 
-import { SourceError } from '../errors.js';
+import { stat } from 'node:fs/promises';
+import { ReferenceFormatError, SourceError } from '../errors.js';
 import type { Descriptor } from '../oci/manifest.js';
 import { parseManifest } from '../oci/manifest.js';
-import { INDEX_TYPES, MediaType } from '../oci/media-types.js';
-
-export const REF_NAME = 'org.opencontainers.image.ref.name';
+import { INDEX_TYPES, MediaType, REF_NAME } from '../oci/media-types.js';
 
 /**
  * Chooses the top descriptor of a layout's index.json for `reference`: the one
@@ -37,4 +36,26 @@ export function chooseTop(indexBytes: Buffer, reference: string, tag: string | n
     `${where}: holds ${unnamed.length} images and none is named ${reference}${names.length ? ` (names: ${names.join(', ')})` : ''}`,
     reference,
   );
+}
+
+/**
+ * Splits `PATH[:NAME]` at its first colon, as containers/image reads oci: and
+ * oci-archive: references; a path with a colon in it cannot be named this way.
+ */
+export function splitPathAndName(transport: string, location: string): { path: string; name: string | null } {
+  const colon = location.indexOf(':');
+  const path = colon === -1 ? location : location.slice(0, colon);
+  const name = colon === -1 ? null : location.slice(colon + 1);
+  if (path === '') throw new ReferenceFormatError(`${transport}:${location}`, `expected ${transport}:PATH[:NAME]`);
+  if (name === '') throw new ReferenceFormatError(`${transport}:${location}`, 'the name after ":" is empty');
+  return { path, name };
+}
+
+/** True when `path` is a regular file (following links); false when absent or anything else. */
+export async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
 }

@@ -1,7 +1,8 @@
-// Rendering for humans and for --json. Commands build data; this prints it.
+// The report: plans and build results rendered for humans and for --json.
+// Commands build data; this says it.
 
 import type { DescriptionProblem } from '../errors.js';
-import type { BuildResult } from '../build/build.js';
+import type { BuildResult } from '../pipeline/options.js';
 import type { Plan } from '../plan/plan.js';
 
 export function problemLine(file: string, p: DescriptionProblem): string {
@@ -105,10 +106,11 @@ export function firstBootSpace(result: BuildResult): { archives: number; firstBo
 }
 
 export function buildText(result: BuildResult): string {
-  if (result.images.length === 0) return `root: ${result.root}\nno containers selected; nothing fetched`;
+  const where = result.root === null ? `output: ${result.output}` : `root: ${result.root}`;
+  if (result.images.length === 0) return `${where}\nno containers selected; nothing fetched`;
   const total = firstBootSpace(result);
   return [
-    `root: ${result.root}`,
+    where,
     '',
     table(
       ['REFERENCE', 'DIGEST', 'PLATFORM', 'SIZE', 'UNPACKED', 'ARCHIVE'],

@@ -9,15 +9,22 @@ import { blobPath, digestOf } from '../oci/digest.js';
 import type { Descriptor } from '../oci/manifest.js';
 import { MAX_MANIFEST_BYTES, MediaType } from '../oci/media-types.js';
 import { chooseTop } from './layout-common.js';
-import type { FetchedManifest, ImageSource } from './types.js';
+import type { Reference } from '../oci/reference.js';
+import { isFile, splitPathAndName } from './layout-common.js';
+import type { FetchedManifest, ImageSource, SourceContext, SourceRef, Transport } from './types.js';
 
 export class OciLayoutSource implements ImageSource {
   readonly description: string;
+  private readonly reference: string;
+  private readonly tag: string | null;
   constructor(
     private readonly dir: string,
-    private readonly reference: string,
-    private readonly tag: string | null,
+    image: Reference,
+    /** The ref.name to pick out of the layout; null: the planned reference (or its tag). */
+    private readonly name: string | null,
   ) {
+    this.reference = image.toString();
+    this.tag = name === null ? image.tag : null;
     this.description = `OCI layout ${dir}`;
   }
 
@@ -37,7 +44,7 @@ export class OciLayoutSource implements ImageSource {
     const layout = await this.readSmall('oci-layout', 'oci-layout');
     if (!/"imageLayoutVersion"/.test(layout.toString('utf8'))) throw new SourceError('PROTOCOL', `${this.description}: oci-layout has no imageLayoutVersion`, this.reference);
     const index = await this.readSmall('index.json', 'index.json');
-    const top = chooseTop(index, this.reference, this.tag, this.description);
+    const top = chooseTop(index, this.name ?? this.reference, this.tag, this.description);
     if (top === 'index') return { bytes: index, mediaType: MediaType.OciIndex, digest: digestOf(index) };
     return this.getManifestByDigest(top);
   }
@@ -59,3 +66,33 @@ export class OciLayoutSource implements ImageSource {
 
   async close(): Promise<void> {}
 }
+
+class OciLayoutSourceRef implements SourceRef {
+  readonly transport = 'oci';
+  readonly origin: string;
+  constructor(
+    readonly path: string,
+    readonly name: string | null,
+  ) {
+    this.origin = `OCI layout ${path}${name ? `:${name}` : ''}`;
+  }
+  present(): Promise<boolean> {
+    return isFile(join(this.path, 'oci-layout'));
+  }
+  open(ctx: SourceContext): ImageSource {
+    return new OciLayoutSource(this.path, ctx.image, this.name);
+  }
+}
+
+/** oci:DIR[:NAME]; without NAME, the image named by the planned reference, or the only one. */
+export function ociLayoutRef(path: string, name: string | null = null): SourceRef {
+  return new OciLayoutSourceRef(path, name);
+}
+
+export const ociLayoutTransport: Transport = {
+  name: 'oci',
+  parse(location: string): SourceRef {
+    const { path, name } = splitPathAndName('oci', location);
+    return ociLayoutRef(path, name);
+  },
+};

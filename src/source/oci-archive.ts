@@ -10,17 +10,24 @@ import type { Descriptor } from '../oci/manifest.js';
 import { MAX_MANIFEST_BYTES, MediaType } from '../oci/media-types.js';
 import { indexTar, type TarEntry } from '../oci/tar-index.js';
 import { chooseTop } from './layout-common.js';
-import type { FetchedManifest, ImageSource } from './types.js';
+import type { Reference } from '../oci/reference.js';
+import { isFile, splitPathAndName } from './layout-common.js';
+import type { FetchedManifest, ImageSource, SourceContext, SourceRef, Transport } from './types.js';
 
 export class OciArchiveSource implements ImageSource {
   readonly description: string;
+  private readonly reference: string;
+  private readonly tag: string | null;
   private entries: Map<string, TarEntry> | null = null;
 
   constructor(
     private readonly file: string,
-    private readonly reference: string,
-    private readonly tag: string | null,
+    image: Reference,
+    /** The ref.name to pick out of the layout; null: the planned reference (or its tag). */
+    private readonly name: string | null,
   ) {
+    this.reference = image.toString();
+    this.tag = name === null ? image.tag : null;
     this.description = `oci-archive ${file}`;
   }
 
@@ -57,7 +64,7 @@ export class OciArchiveSource implements ImageSource {
   async getManifest(): Promise<FetchedManifest> {
     await this.entry('oci-layout', 'oci-layout (is this an oci-archive?)');
     const index = await this.readSmall('index.json', 'index.json');
-    const top = chooseTop(index, this.reference, this.tag, this.description);
+    const top = chooseTop(index, this.name ?? this.reference, this.tag, this.description);
     if (top === 'index') return { bytes: index, mediaType: MediaType.OciIndex, digest: digestOf(index) };
     return this.getManifestByDigest(top);
   }
@@ -77,3 +84,33 @@ export class OciArchiveSource implements ImageSource {
 
   async close(): Promise<void> {}
 }
+
+class OciArchiveSourceRef implements SourceRef {
+  readonly transport = 'oci-archive';
+  readonly origin: string;
+  constructor(
+    readonly path: string,
+    readonly name: string | null,
+  ) {
+    this.origin = `oci-archive ${path}${name ? `:${name}` : ''}`;
+  }
+  present(): Promise<boolean> {
+    return isFile(this.path);
+  }
+  open(ctx: SourceContext): ImageSource {
+    return new OciArchiveSource(this.path, ctx.image, this.name);
+  }
+}
+
+/** oci-archive:FILE[:NAME]; without NAME, the image named by the planned reference, or the only one. */
+export function ociArchiveRef(path: string, name: string | null = null): SourceRef {
+  return new OciArchiveSourceRef(path, name);
+}
+
+export const ociArchiveTransport: Transport = {
+  name: 'oci-archive',
+  parse(location: string): SourceRef {
+    const { path, name } = splitPathAndName('oci-archive', location);
+    return ociArchiveRef(path, name);
+  },
+};

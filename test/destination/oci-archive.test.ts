@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { FileWorkers } from '../../src/cache/file-workers.js';
 import { DigestMismatchError } from '../../src/oci/digest.js';
 import type { Descriptor } from '../../src/oci/manifest.js';
-import { OciArchiveDestination } from '../../src/transport/oci-archive-destination.js';
+import { OciArchiveDestination } from '../../src/destination/oci-archive.js';
+import { RootDirOutput } from '../../src/output/root-dir.js';
 import { digestOf } from '../helpers/registry.js';
 import { listFiles, tempDir } from '../helpers/tmp.js';
 
@@ -40,8 +41,7 @@ const manifestBytes = Buffer.from(JSON.stringify({ schemaVersion: 2, config: con
 const manifest = { bytes: manifestBytes, mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: digestOf(manifestBytes) };
 
 async function writeArchive(target: string, put: (d: OciArchiveDestination, l: (typeof layers)[number], i: number) => Promise<void>, copier?: FileWorkers) {
-  const d = new OciArchiveDestination(target, { reference: 'registry.example.org/app:1', mtime: 0, copier });
-  await d.open();
+  const d = await OciArchiveDestination.open(await RootDirOutput.open(dirname(target)), `/${basename(target)}`, { reference: 'registry.example.org/app:1', mtime: 0, copier });
   const signal = new AbortController().signal;
   try {
     await d.putBlob(config.desc, Readable.from([config.bytes]), signal);
@@ -113,8 +113,7 @@ describe('OciArchiveDestination', () => {
     const file = join(dir, 'big');
     await writeFile(file, big.bytes);
     const out = join(dir, 'out');
-    const d = new OciArchiveDestination(join(out, 'app_1'), { reference: 'registry.example.org/app:1', mtime: 0, copier: workers });
-    await d.open();
+    const d = await OciArchiveDestination.open(await RootDirOutput.open(out), '/app_1', { reference: 'registry.example.org/app:1', mtime: 0, copier: workers });
     await d.putBlobFile(big.desc, file);
     await d.putBlobFile({ ...big.desc, digest: `sha256:${'0'.repeat(64)}` }, file);
     await d.abort();

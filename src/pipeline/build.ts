@@ -1,0 +1,107 @@
+// build = plan -> pin -> resolve -> fetch -> write -> units -> report.
+// Every image runs pin → resolve → fetch → write; all images run at once
+// (bounded by --jobs), every manifest is resolved before blobs are ranked,
+// and the first failure stops the rest. Units come last.
+
+import { AbortedError, ImgdescError } from '../errors.js';
+import { formatPlatform } from '../oci/platform.js';
+import type { ImageOutput } from '../output/types.js';
+import type { Plan } from '../plan/plan.js';
+import { ARCHIVE_DIR } from '../plan/plan.js';
+import { TEMP_MARKER } from '../util/atomic-file.js';
+import { fetchBlobs } from './fetch.js';
+import { DEFAULT_JOBS, type BuildOptions, type BuildResult, type BuiltImage } from './options.js';
+import { pinAll, type Pinned } from './pin.js';
+import { openSource, resolveOpened } from './resolve.js';
+import { BuildRun } from './run.js';
+import { installRendered, renderWhenResolved } from './units.js';
+import { writeArchive } from './write.js';
+
+/** Makes the archive directory, and removes temporary files an interrupted earlier build left there. */
+async function prepareArchiveDir(output: ImageOutput): Promise<void> {
+  await output.mkdir(ARCHIVE_DIR);
+  const stale = (await output.list(ARCHIVE_DIR)).filter((n) => n.startsWith(TEMP_MARKER));
+  await Promise.all(stale.map((n) => output.remove(`${ARCHIVE_DIR}/${n}`, { recursive: true })));
+}
+
+/** One image: resolve → fetch → write. `onResolved` is called once its manifest is known. */
+async function buildImage(run: BuildRun, p: Pinned, options: BuildOptions, onResolved: () => void): Promise<BuiltImage> {
+  run.signal.throwIfAborted();
+  const c = p.container;
+  const opened = await openSource(p, run.registries, { containerDir: options.containerDir, offline: options.offline });
+  const r = await run.resolving(() => resolveOpened(p, opened, run.signal));
+  onResolved();
+  try {
+    const fetched = await fetchBlobs(run, c, r, options.onEvent);
+    const { result, size } = await writeArchive(run, options.output, c, r, options.mtime);
+    const built: BuiltImage = {
+      reference: c.reference,
+      archive: c.archive,
+      file: await options.output.hostPath(c.archive),
+      digest: result.manifest.digest,
+      indexDigest: r.image.indexDigest,
+      platform: result.platform ? formatPlatform(result.platform) : c.platform,
+      size,
+      uncompressedSize: fetched.uncompressedSize,
+      backend: c.backend,
+      load: c.load,
+      origin: r.origin,
+      warnings: result.warnings,
+      config: result.config,
+      layers: result.layers,
+      manifestMediaType: result.manifestMediaType,
+      manifestSize: result.manifest.bytes.length,
+    };
+    options.onEvent?.({ type: 'done', container: c, result: built });
+    return built;
+  } finally {
+    await r.source.close();
+  }
+}
+
+/** The failure to report: an interruption as such, else the one that caused the stop, not the aborts it caused. */
+function primaryFailure(run: BuildRun, settled: PromiseSettledResult<BuiltImage>[]): unknown {
+  const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason as unknown);
+  if (failures.length === 0) return null;
+  if (run.interrupted) {
+    const reason = run.interruptReason;
+    const by = reason instanceof AbortedError ? reason.signalName : null;
+    return new AbortedError(`build interrupted${by ? ` by ${by}` : ''}; temporary files removed`, by, { cause: failures[0] });
+  }
+  return failures.find((e) => e instanceof ImgdescError && !(e instanceof AbortedError)) ?? failures[0];
+}
+
+export async function build(plan: Plan, options: BuildOptions): Promise<BuildResult> {
+  const { output } = options;
+  if (plan.containers.length > 0) await prepareArchiveDir(output);
+  const run = await BuildRun.start({ ...options, jobs: Math.max(1, options.jobs ?? DEFAULT_JOBS) }, plan.containers.length > 0);
+
+  const resolutions: Promise<void>[] = [];
+  const runs = pinAll(plan, options.lock ?? null).map((p) => {
+    // An image counts as resolved when its manifest is, or else when it ends.
+    let resolved!: () => void;
+    resolutions.push(new Promise<void>((r) => (resolved = r)));
+    const image = buildImage(run, p, options, resolved).finally(resolved);
+    image.catch((err: unknown) => run.stop(err));
+    return image;
+  });
+  const rendering = renderWhenResolved(Promise.all(resolutions), plan.containers, options);
+  rendering.catch((err: unknown) => run.stop(err));
+
+  let settled: PromiseSettledResult<BuiltImage>[];
+  try {
+    settled = await Promise.allSettled(runs);
+  } finally {
+    await run.close();
+  }
+  const failure = primaryFailure(run, settled);
+  if (failure) {
+    // A template error, when there is one, is what stopped the images.
+    await rendering;
+    throw failure;
+  }
+  const images = settled.map((s) => (s as PromiseFulfilledResult<BuiltImage>).value);
+  const units = await installRendered(output, await rendering);
+  await output.close();
+  return { output: output.description, root: await output.hostPath('/'), images, units };
+}

@@ -1,0 +1,127 @@
+// Reading one repository on one registry endpoint: manifests (size-capped)
+// and blob streams. This is the one layer that retries: a request is retried
+// by the client (connection errors, 429, 5xx), and a body that breaks or
+// stalls after its answer began is asked for again here, a blob from where it
+// stopped (Range). Failures are RegistryHttpErrors; the source names the image.
+
+import { Readable } from 'node:stream';
+import { digestOf } from '../oci/digest.js';
+import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES } from '../oci/media-types.js';
+import { readCapped, RegistryHttpError, type RegistryClient, type RegistryResponse } from './client.js';
+import { backoffMs, isRetryableError, sleep } from './retry.js';
+
+export interface RegistryManifest {
+  readonly bytes: Buffer;
+  /** Content-Type as served (may be empty). */
+  readonly mediaType: string;
+  readonly digest: string;
+}
+
+/** A body that broke or stalled after its answer began; the client already retried the request itself. */
+function brokenBody(err: unknown): boolean {
+  return !(err instanceof RegistryHttpError) && isRetryableError(err);
+}
+
+export class RepositoryReader {
+  constructor(
+    readonly client: RegistryClient,
+    /** Repository path as the registry's API names it. */
+    readonly repository: string,
+  ) {}
+
+  get host(): string {
+    return this.client.host;
+  }
+
+  /** The manifest for a tag or digest; a body that breaks is asked for again, up to --retries attempts. */
+  async manifest(selector: string, signal: AbortSignal): Promise<RegistryManifest> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.readManifest(selector, signal);
+      } catch (err) {
+        if (signal.aborted || !brokenBody(err) || attempt >= this.client.retry.attempts) throw err;
+        await sleep(backoffMs(this.client.retry, attempt, null), signal);
+      }
+    }
+  }
+
+  private async readManifest(selector: string, signal: AbortSignal): Promise<RegistryManifest> {
+    const res = await this.client.fetch('GET', `/v2/${this.repository}/manifests/${selector}`, { repository: this.repository, accept: MANIFEST_ACCEPT, signal });
+    if (res.status === 404) {
+      await res.body.dump();
+      const what = selector.includes(':') ? `manifest ${selector}` : `tag "${selector}"`;
+      throw new RegistryHttpError(`${what} not found in repository ${this.repository} on ${this.host} (HTTP 404)`, 404, 'not-found');
+    }
+    if (res.status !== 200) throw await this.unexpected(res);
+    const length = Number(res.headers['content-length'] ?? NaN);
+    if (length > MAX_MANIFEST_BYTES) {
+      await res.body.dump();
+      throw new RegistryHttpError(`the manifest is ${length} bytes, over the ${MAX_MANIFEST_BYTES}-byte limit for manifests`, 200, 'protocol');
+    }
+    const bytes = await readCapped(res.body, MAX_MANIFEST_BYTES, 'the manifest');
+    const type = res.headers['content-type'];
+    return { bytes, mediaType: (Array.isArray(type) ? type[0] : type) ?? '', digest: digestOf(bytes) };
+  }
+
+  private async unexpected(res: RegistryResponse): Promise<RegistryHttpError> {
+    const detail = (await readCapped(res.body, 64 * 1024, 'error body').catch(() => Buffer.alloc(0))).toString('utf8').slice(0, 300).trim();
+    return new RegistryHttpError(`${this.host} answered HTTP ${res.status}${detail ? `: ${detail}` : ''}`, res.status, res.status === 403 ? 'auth' : 'registry');
+  }
+
+  /** Opens the blob at `offset`; the body of a 200 answer starts at 0, of a 206 at offset. */
+  private async open(digest: string, offset: number, signal: AbortSignal) {
+    const res = await this.client.fetch('GET', `/v2/${this.repository}/blobs/${digest}`, { repository: this.repository, range: offset || undefined, signal });
+    if (res.status === 404) {
+      await res.body.dump();
+      throw new RegistryHttpError(`blob ${digest} not found on ${this.host} (HTTP 404)`, 404, 'not-found');
+    }
+    if (res.status !== 200 && res.status !== 206) {
+      await res.body.dump();
+      throw new RegistryHttpError(`blob ${digest}: ${this.host} answered HTTP ${res.status}`, res.status, 'registry');
+    }
+    const start = res.status === 206 ? Number(/bytes (\d+)-/.exec(String(res.headers['content-range'] ?? ''))?.[1] ?? NaN) : 0;
+    if (res.status === 206 && start !== offset) {
+      await res.body.dump();
+      throw new RegistryHttpError(`blob ${digest}: asked for bytes from ${offset}, got a range starting at ${start}`, 206, 'protocol');
+    }
+    return { body: res.body, start };
+  }
+
+  /**
+   * Streams a blob. When the connection breaks midway the rest is asked for
+   * with a Range request; a server that ignores Range sends it all again and
+   * the bytes already delivered are skipped, so the consumer sees one stream.
+   * The first request happens before this returns, so a missing blob fails
+   * here; `mapError` turns a failure after that into the caller's error.
+   */
+  async blob(digest: string, signal: AbortSignal, mapError: (err: unknown) => unknown = (e) => e): Promise<Readable> {
+    const first = await this.open(digest, 0, signal);
+    return Readable.from(this.chunks(digest, first, signal, mapError), { objectMode: false });
+  }
+
+  private async *chunks(digest: string, first: Awaited<ReturnType<RepositoryReader['open']>>, signal: AbortSignal, mapError: (err: unknown) => unknown): AsyncGenerator<Buffer> {
+    let delivered = 0;
+    let failures = 0;
+    let current: typeof first | null = first;
+    for (;;) {
+      try {
+        if (!current) current = await this.open(digest, delivered, signal);
+        let skip = delivered - current.start;
+        for await (const chunk of current.body as AsyncIterable<Buffer>) {
+          const c = skip > 0 ? chunk.subarray(Math.min(skip, chunk.length)) : chunk;
+          skip -= chunk.length - c.length;
+          if (c.length === 0) continue;
+          delivered += c.length;
+          yield c;
+        }
+        return;
+      } catch (err) {
+        current?.body.destroy();
+        current = null;
+        if (signal.aborted) throw err;
+        if (!brokenBody(err) || ++failures >= this.client.retry.attempts) throw mapError(err);
+        await sleep(backoffMs(this.client.retry, failures, null), signal);
+      }
+    }
+  }
+}

@@ -1,0 +1,114 @@
+// The docker transport: an image in a registry, `docker://HOST/REPO[:TAG|@DIGEST]`.
+// The registry resolver says which endpoints to try (the registry itself,
+// later its mirrors); the first that serves the manifest serves the blobs.
+
+import type { Readable } from 'node:stream';
+import { ReferenceFormatError, SourceError } from '../errors.js';
+import type { Descriptor } from '../oci/manifest.js';
+import { Reference } from '../oci/reference.js';
+import { RegistryHttpError } from '../registry/client.js';
+import type { Endpoint } from '../registry/resolver.js';
+import { isRetryableError, networkReason } from '../registry/retry.js';
+import type { FetchedManifest, ImageSource, SourceContext, SourceRef, Transport } from './types.js';
+
+const KIND_TO_REASON = {
+  auth: 'AUTH',
+  'not-found': 'NOT_FOUND',
+  network: 'NETWORK',
+  tls: 'TLS',
+  registry: 'REGISTRY',
+  protocol: 'PROTOCOL',
+} as const;
+
+export class RegistrySource implements ImageSource {
+  readonly description: string;
+  private readonly display: string;
+  /** The endpoint that served the manifest; blobs come from it too. */
+  private serving: Endpoint;
+
+  constructor(
+    private readonly ref: Reference,
+    private readonly endpoints: readonly Endpoint[],
+    /** The planned reference, for messages (ref may carry a pinned digest). */
+    display: Reference = ref,
+  ) {
+    if (endpoints.length === 0) throw new Error(`no registry endpoint for ${ref}`);
+    this.serving = endpoints[0]!;
+    this.display = display.toString();
+    this.description = `registry ${ref.registry}`;
+  }
+
+  private fail(err: unknown, what: string): never {
+    if (err instanceof SourceError) throw err;
+    if (err instanceof RegistryHttpError) {
+      throw new SourceError(KIND_TO_REASON[err.kind], `${this.display}: ${what}: ${err.message}`, this.display, { cause: err });
+    }
+    // A transfer that broke after its attempts ran out.
+    if (isRetryableError(err)) throw new SourceError('NETWORK', `${this.display}: ${what} from ${this.ref.registry}: ${networkReason(err)}`, this.display, { cause: err });
+    throw err;
+  }
+
+  async getManifest(signal: AbortSignal): Promise<FetchedManifest> {
+    try {
+      return await this.serving.reader.manifest(this.ref.selector, signal);
+    } catch (err) {
+      this.fail(err, 'manifest');
+    }
+  }
+
+  async getManifestByDigest(desc: Descriptor, signal: AbortSignal): Promise<FetchedManifest> {
+    try {
+      return await this.serving.reader.manifest(desc.digest, signal);
+    } catch (err) {
+      this.fail(err, `manifest ${desc.digest}`);
+    }
+  }
+
+  async getBlob(desc: Descriptor, signal: AbortSignal): Promise<Readable> {
+    const what = `blob ${desc.digest}`;
+    // A transfer that breaks for good fails the stream with the same kind of error.
+    const named = (err: unknown): Error => {
+      try {
+        this.fail(err, what);
+      } catch (e) {
+        return e as Error;
+      }
+    };
+    try {
+      return await this.serving.reader.blob(desc.digest, signal, named);
+    } catch (err) {
+      this.fail(err, what);
+    }
+  }
+
+  async close(): Promise<void> {
+    // Clients belong to the resolver, shared between sources; its owner closes them.
+  }
+}
+
+class DockerRef implements SourceRef {
+  readonly transport = 'docker';
+  readonly origin: string;
+  constructor(readonly ref: Reference) {
+    this.origin = `registry ${ref.registry}`;
+  }
+  async present(): Promise<boolean> {
+    return true;
+  }
+  open(ctx: SourceContext): ImageSource {
+    return new RegistrySource(this.ref, ctx.registries.endpoints(this.ref), ctx.image);
+  }
+}
+
+export function dockerRef(ref: Reference): SourceRef {
+  return new DockerRef(ref);
+}
+
+export const dockerTransport: Transport = {
+  name: 'docker',
+  parse(location: string): SourceRef {
+    // containers-transports(5): docker://HOST/REPO; the "//" belongs to the transport.
+    if (!location.startsWith('//')) throw new ReferenceFormatError(`docker:${location}`, 'expected docker://HOST/REPOSITORY[:TAG|@DIGEST]');
+    return dockerRef(Reference.parse(location.slice(2)));
+  },
+};
