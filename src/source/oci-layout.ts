@@ -74,7 +74,7 @@ class OciLayoutSourceRef implements SourceRef {
     readonly path: string,
     readonly name: string | null,
   ) {
-    this.origin = `OCI layout ${path}${name ? `:${name}` : ''}`;
+    this.origin = `oci-layout ${path}${name ? `:${name}` : ''}`;
   }
   present(): Promise<boolean> {
     return isFile(join(this.path, 'oci-layout'));

@@ -99,7 +99,7 @@ describe('offline build from a container directory', () => {
     const root = join(dir, 'root');
     const r = await runCli(['build', file, '--container-dir', join(dir, 'empty'), '--offline', '--root', root]);
     assert.equal(r.code, 4);
-    assert.ok(r.stderr.includes(`looked for oci-archive ${join(dir, 'empty', 'registry.example.org/absent:9.ociarchive')}, OCI layout ${join(dir, 'empty', 'registry.example.org/absent:9')}`), r.stderr);
+    assert.ok(r.stderr.includes(`looked for oci-archive ${join(dir, 'empty', 'registry.example.org/absent:9.ociarchive')}, oci-layout ${join(dir, 'empty', 'registry.example.org/absent:9')}`), r.stderr);
     assert.deepEqual(await readdir(join(root, 'var/tmp/kiwi_containers')), []);
   });
 
