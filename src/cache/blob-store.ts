@@ -7,12 +7,12 @@
 // build uses it; a corrupt one is discarded. Hashing runs on worker threads,
 // which measure a gzip layer's unpacked size in the same pass.
 
-import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { tempPathFor } from '../util/atomic-file.js';
 import { blobPath, DigestMismatchError, parseDigest, VerifyingStream } from '../oci/digest.js';
 import type { Descriptor } from '../oci/manifest.js';
 import { FileWorkers } from './file-workers.js';
@@ -115,7 +115,7 @@ export class BlobStore {
   async put(desc: Descriptor, stream: Readable, opts: { measure: boolean; onBytes?: (n: number) => void; signal?: AbortSignal }): Promise<StoredBlob> {
     const file = this.path(desc.digest);
     await mkdir(dirname(file), { recursive: true });
-    const tmp = join(dirname(file), `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+    const tmp = tempPathFor(file);
     let size: number | null;
     try {
       // The size is checked on the way in (too many bytes stop the download at

@@ -2,6 +2,7 @@
 
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
+import { ValueFormatError } from '../errors.js';
 
 const ALGORITHMS: Record<string, { node: string; hexLength: number }> = {
   sha256: { node: 'sha256', hexLength: 64 },
@@ -13,13 +14,34 @@ export interface ParsedDigest {
   hex: string;
 }
 
+/** Why `digest` is not "sha256:<64 hex>" or "sha512:<128 hex>" (lowercase), or null when it is one. */
+export function digestProblem(digest: string): string | null {
+  if (typeof digest !== 'string') return 'it is not a string';
+  const m = /^([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-f0-9]+)$/.exec(digest);
+  if (!m) {
+    const colon = digest.indexOf(':');
+    if (colon === -1) return 'it is not algorithm:hex (no ":")';
+    if (/^[A-F0-9]+$/i.test(digest.slice(colon + 1)) && /[A-F]/.test(digest.slice(colon + 1))) return 'its hex digits must be lowercase';
+    return 'it is not algorithm:hex (lowercase letters and digits)';
+  }
+  const alg = ALGORITHMS[m[1]!];
+  if (!alg) return `algorithm "${m[1]}" is not supported (${Object.keys(ALGORITHMS).join(', ')})`;
+  if (m[2]!.length !== alg.hexLength) return `a ${m[1]} digest has ${alg.hexLength} hex digits, this one ${m[2]!.length}`;
+  return null;
+}
+
 /** Parses "sha256:<64 hex>"; null when malformed or of an unsupported algorithm. */
 export function parseDigest(digest: string): ParsedDigest | null {
-  const m = /^([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-f0-9]+)$/.exec(digest);
-  if (!m) return null;
-  const alg = ALGORITHMS[m[1]!];
-  if (!alg || m[2]!.length !== alg.hexLength) return null;
-  return { algorithm: m[1]!, hex: m[2]! };
+  if (digestProblem(digest) !== null) return null;
+  const colon = digest.indexOf(':');
+  return { algorithm: digest.slice(0, colon), hex: digest.slice(colon + 1) };
+}
+
+/** Parses a digest; throws ValueFormatError('DIGEST') saying why it is not one. */
+export function requireDigest(digest: string): ParsedDigest {
+  const problem = digestProblem(digest);
+  if (problem !== null) throw new ValueFormatError('DIGEST', digest, problem);
+  return parseDigest(digest)!;
 }
 
 export function isDigest(value: string): boolean {
@@ -58,8 +80,7 @@ export class VerifyingStream extends Transform {
     options: { sizeOnly?: boolean } = {},
   ) {
     super();
-    const parsed = parseDigest(expected.digest);
-    if (!parsed) throw new Error(`unsupported or malformed digest ${JSON.stringify(expected.digest)}`);
+    const parsed = requireDigest(expected.digest);
     this.hash = options.sizeOnly ? null : createHash(ALGORITHMS[parsed.algorithm]!.node);
   }
 
@@ -90,9 +111,8 @@ export class VerifyingStream extends Transform {
   }
 }
 
-/** Hex part of a digest, for blob file names (blobs/<alg>/<hex>). */
+/** Hex part of a digest, for blob file names (blobs/<alg>/<hex>); throws ValueFormatError for anything else (no path tricks). */
 export function blobPath(digest: string): string {
-  const p = parseDigest(digest);
-  if (!p) throw new Error(`malformed digest ${JSON.stringify(digest)}`);
+  const p = requireDigest(digest);
   return `blobs/${p.algorithm}/${p.hex}`;
 }

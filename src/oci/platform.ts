@@ -1,14 +1,34 @@
 // OCI platforms and choosing one manifest from an index.
 
+import { ValueFormatError } from '../errors.js';
+
 export interface Platform {
   readonly os: string;
   readonly architecture: string;
   readonly variant?: string;
 }
 
+/** One os, architecture or variant name: letters, digits, ".", "_", "-". */
+const PLATFORM_PART = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/** Why `text` is not os/architecture[/variant], or null when it is. */
+export function platformProblem(text: string): string | null {
+  if (typeof text !== 'string') return 'it is not a string';
+  const parts = text.split('/');
+  if (parts.length < 2 || parts.length > 3) return 'it is not os/architecture[/variant]';
+  const names = ['os', 'architecture', 'variant'];
+  for (const [i, part] of parts.entries()) {
+    if (part === '') return `its ${names[i]} is empty`;
+    if (!PLATFORM_PART.test(part)) return `its ${names[i]} ${JSON.stringify(part)} is not letters, digits, ".", "_" or "-"`;
+  }
+  return null;
+}
+
+/** Parses os/architecture[/variant]; throws ValueFormatError('PLATFORM') saying why it is not one. */
 export function parsePlatform(text: string): Platform {
-  const [os, architecture, variant] = text.split('/');
-  if (!os || !architecture) throw new Error(`platform ${JSON.stringify(text)} is not os/architecture[/variant]`);
+  const problem = platformProblem(text);
+  if (problem !== null) throw new ValueFormatError('PLATFORM', String(text), problem);
+  const [os, architecture, variant] = text.split('/') as [string, string, string?];
   return variant ? { os, architecture, variant } : { os, architecture };
 }
 

@@ -48,12 +48,22 @@ export class RegistrySource implements ImageSource {
     throw err;
   }
 
+  /** What happened on the way, for the report (a mirror that failed). */
+  readonly notes: string[] = [];
+
+  /** Endpoints in order; a mirror that fails gives way to the next, the registry itself is the last word. */
   async getManifest(signal: AbortSignal): Promise<FetchedManifest> {
-    try {
-      return await this.serving.reader.manifest(this.ref.selector, signal);
-    } catch (err) {
-      this.fail(err, 'manifest');
+    for (const endpoint of this.endpoints) {
+      try {
+        const manifest = await endpoint.reader.manifest(this.ref.selector, signal);
+        this.serving = endpoint;
+        return manifest;
+      } catch (err) {
+        if (!endpoint.mirror || signal.aborted) this.fail(err, 'manifest');
+        this.notes.push(`${this.display}: ${endpoint.label} failed (${(err as Error).message}); trying the next`);
+      }
     }
+    throw new Error(`no registry endpoint answered for ${this.display}`);
   }
 
   async getManifestByDigest(desc: Descriptor, signal: AbortSignal): Promise<FetchedManifest> {

@@ -7,6 +7,7 @@ import type { BlobStore, StoredBlob } from '../cache/blob-store.js';
 import { ImgdescError, OutputError, SourceError } from '../errors.js';
 import { DigestMismatchError } from '../oci/digest.js';
 import type { Descriptor } from '../oci/manifest.js';
+import { errnoText, isFsError } from '../util/errno.js';
 import type { Queued } from '../util/limit.js';
 import type { FetchedManifest, ImageSource } from './types.js';
 
@@ -68,11 +69,8 @@ export class BlobFetcher {
         throw new SourceError('DIGEST', `${ctx.reference}: blob ${desc.digest} from ${from.description}: ${err.message}`, ctx.reference, { cause: err });
       }
       if (err instanceof ImgdescError || ctx.signal.aborted) throw err;
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code && /^E[A-Z]+$/.test(code) && !/^E(CONNRESET|PIPE|TIMEDOUT|HOSTUNREACH|NETUNREACH|CONNREFUSED)$/.test(code)) {
-        const reason = code === 'ENOSPC' ? 'no space left on the device' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
-        throw new OutputError(`cannot store blob ${desc.digest} in ${this.store.dir}: ${reason}`, this.store.dir, { cause: err });
-      }
+      // A file-system failure of the store, not of the transfer.
+      if (isFsError(err)) throw new OutputError(`cannot store blob ${desc.digest} in ${this.store.dir}: ${errnoText(err)}`, this.store.dir, { cause: err });
       throw err;
     }
   }

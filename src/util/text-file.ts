@@ -1,0 +1,65 @@
+// Reading a small text file the user controls (a lock file, an auth file, a
+// template) without trusting what is at the path: a directory, a FIFO, a
+// device, a file of gigabytes or of binary bytes each give a reason instead
+// of a hang, an exhausted heap or garbage in a message. Callers turn the
+// reason into their own error, naming the file.
+
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { errnoCode, errnoText } from './errno.js';
+
+export type TextFileResult =
+  | { readonly ok: true; readonly text: string }
+  /** `absent`: nothing at the path (ENOENT), which callers often accept. */
+  | { readonly ok: false; readonly absent: boolean; readonly reason: string; readonly cause?: unknown };
+
+const fail = (reason: string, cause?: unknown, absent = false): TextFileResult => ({ ok: false, absent, reason, cause });
+
+/**
+ * Reads `file` as UTF-8 text of at most `maxBytes` bytes (a leading BOM is
+ * dropped). Refuses what is not a regular file, what is larger, and bytes
+ * that are not UTF-8 text (invalid sequences or NUL bytes). Never throws for
+ * a file-system reason.
+ */
+export async function readTextFile(file: string, maxBytes: number): Promise<TextFileResult> {
+  let handle;
+  try {
+    // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below).
+    handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } catch (err) {
+    return fail(errnoText(err), err, errnoCode(err) === 'ENOENT');
+  }
+  try {
+    const info = await handle.stat();
+    if (info.isDirectory()) return fail('it is a directory');
+    if (!info.isFile()) return fail('it is not a regular file');
+    if (info.size > maxBytes) return fail(`it is ${info.size} bytes, over the limit of ${maxBytes} bytes`);
+    // Read to the end, not to the size stat gave: the file may have grown.
+    let buf = Buffer.alloc(Math.min(info.size, maxBytes) + 1);
+    let got = 0;
+    for (;;) {
+      if (got === buf.length) {
+        if (got > maxBytes) return fail(`it is more than ${maxBytes} bytes, over the limit`);
+        const bigger = Buffer.alloc(Math.min(buf.length * 2, maxBytes + 1));
+        buf.copy(bigger);
+        buf = bigger;
+      }
+      const { bytesRead } = await handle.read(buf, got, buf.length - got, got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    const bytes = buf.subarray(0, got);
+    if (bytes.includes(0)) return fail('it is binary, not text (it holds NUL bytes)');
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch {
+      return fail('it is binary, not text (it is not valid UTF-8)');
+    }
+    return { ok: true, text };
+  } catch (err) {
+    return fail(errnoText(err), err);
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+}
