@@ -93,6 +93,19 @@ export class SourceError extends ImgdescError {
   }
 }
 
+/**
+ * Registry credentials could not be looked up: an auth file (`file`) that is
+ * unreadable or malformed, or a credential helper that failed. A source
+ * failure (exit 4); the registry client names the image it was for. The
+ * message never holds a secret.
+ */
+export class CredentialError extends ImgdescError {
+  readonly code = 'IMGDESC_SOURCE_AUTH';
+  constructor(message: string, readonly file: string | null, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
 /** Writing output (archives, units) failed. */
 export class OutputError extends ImgdescError {
   readonly code = 'IMGDESC_OUTPUT';

@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { tempPathFor } from '../util/atomic-file.js';
-import { blobPath, DigestMismatchError, parseDigest, VerifyingStream } from '../oci/digest.js';
+import { blobPath, DigestMismatchError, requireDigest, VerifyingStream } from '../oci/digest.js';
 import type { Descriptor } from '../oci/manifest.js';
 import { FileWorkers } from './file-workers.js';
 
@@ -56,8 +56,12 @@ export class BlobStore {
 
   private async readMeta(desc: Descriptor): Promise<number | null | undefined> {
     try {
-      const m = JSON.parse(await readFile(this.metaPath(desc.digest), 'utf8')) as { uncompressedSize?: number | null };
-      return m.uncompressedSize ?? null;
+      const m: unknown = JSON.parse(await readFile(this.metaPath(desc.digest), 'utf8'));
+      // Anything but {"uncompressedSize": bytes or null} is a damaged record: measured again.
+      if (typeof m !== 'object' || m === null || Array.isArray(m)) return undefined;
+      const size = (m as { uncompressedSize?: unknown }).uncompressedSize;
+      if (size === null || size === undefined) return null;
+      return typeof size === 'number' && Number.isSafeInteger(size) && size >= 0 ? size : undefined;
     } catch {
       return undefined;
     }
@@ -72,8 +76,7 @@ export class BlobStore {
    * way when asked; throws DigestMismatchError when it is not the blob.
    */
   private async verify(file: string, desc: Descriptor, measure: boolean): Promise<number | null> {
-    const parsed = parseDigest(desc.digest);
-    if (!parsed) throw new Error(`malformed digest ${JSON.stringify(desc.digest)}`);
+    const parsed = requireDigest(desc.digest);
     const gunzip = measure && isGzipLayer(desc);
     const r = await this.workers.hash(file, parsed.algorithm, desc.size, { gunzip });
     if (r.size !== desc.size) throw new DigestMismatchError(desc, { size: r.size });
@@ -98,7 +101,9 @@ export class BlobStore {
       // Anything else (the hashing threads stopped by an interrupted build)
       // says nothing about the entry, which stays.
       if (err instanceof DigestMismatchError || code !== undefined) {
-        await rm(file, { force: true });
+        // A store that cannot even remove it (a file where its directory
+        // should be) fails when the blob is stored, with a message naming it.
+        await rm(file, { force: true }).catch(() => undefined);
         return null;
       }
       throw err;

@@ -1,9 +1,11 @@
 // Finds, reads, checks and models a description. DESCRIPTION is a file of any
 // name, or a directory holding config.xml or exactly one *.kiwi (KIWI's rule).
 
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DescriptionInvalidError, DescriptionLoadError, type DescriptionProblem } from '../errors.js';
+import { errnoText } from '../util/errno.js';
+import { readTextFile } from '../util/text-file.js';
 import { buildModel } from './build-model.js';
 import type { Description } from './model.js';
 import { checkDescriptionText } from './validate.js';
@@ -11,20 +13,13 @@ import { checkDescriptionText } from './validate.js';
 /** Descriptions are small; anything bigger is refused before parsing. */
 export const MAX_DESCRIPTION_BYTES = 16 * 1024 * 1024;
 
-function describeErrno(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return 'no such file or directory';
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
-  return (err as Error).message;
-}
-
 /** Resolves DESCRIPTION to the file to read. */
 export async function resolveDescriptionFile(target: string): Promise<string> {
   let info;
   try {
     info = await stat(target);
   } catch (err) {
-    throw new DescriptionLoadError(`cannot read description ${target}: ${describeErrno(err)}`, target, { cause: err });
+    throw new DescriptionLoadError(`cannot read description ${target}: ${errnoText(err)}`, target, { cause: err });
   }
   if (info.isFile()) return target;
   if (!info.isDirectory()) throw new DescriptionLoadError(`description ${target} is neither a file nor a directory`, target);
@@ -32,7 +27,7 @@ export async function resolveDescriptionFile(target: string): Promise<string> {
   try {
     entries = await readdir(target);
   } catch (err) {
-    throw new DescriptionLoadError(`cannot list description directory ${target}: ${describeErrno(err)}`, target, { cause: err });
+    throw new DescriptionLoadError(`cannot list description directory ${target}: ${errnoText(err)}`, target, { cause: err });
   }
   if (entries.includes('config.xml')) return join(target, 'config.xml');
   const kiwi = entries.filter((e) => e.endsWith('.kiwi')).sort();
@@ -57,17 +52,17 @@ export async function readDescription(target: string): Promise<LoadedText> {
   try {
     size = (await stat(file)).size;
   } catch (err) {
-    throw new DescriptionLoadError(`cannot read description ${file}: ${describeErrno(err)}`, file, { cause: err });
+    throw new DescriptionLoadError(`cannot read description ${file}: ${errnoText(err)}`, file, { cause: err });
   }
   if (size > MAX_DESCRIPTION_BYTES) {
     throw new DescriptionLoadError(`description ${file} is ${size} bytes; descriptions larger than ${MAX_DESCRIPTION_BYTES} bytes are refused`, file);
   }
-  try {
-    const text = await readFile(file, 'utf8');
-    return { file, text };
-  } catch (err) {
-    throw new DescriptionLoadError(`cannot read description ${file}: ${describeErrno(err)}`, file, { cause: err });
-  }
+  // Not a plain read: a directory or FIFO named config.xml, or binary bytes,
+  // must be refused, not waited on or parsed. Bytes that are not UTF-8 read
+  // as U+FFFD, as they always have, and the XML checks report them.
+  const read = await readTextFile(file, MAX_DESCRIPTION_BYTES, { decode: 'lenient' });
+  if (!read.ok) throw new DescriptionLoadError(`cannot read description ${file}: ${read.reason}`, file, { cause: read.cause });
+  return { file, text: read.text };
 }
 
 export type CheckResult = { file: string; problems: DescriptionProblem[]; description: Description | null };

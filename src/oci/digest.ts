@@ -14,19 +14,20 @@ export interface ParsedDigest {
   hex: string;
 }
 
+const ALGORITHM = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*$/;
+
 /** Why `digest` is not "sha256:<64 hex>" or "sha512:<128 hex>" (lowercase), or null when it is one. */
 export function digestProblem(digest: string): string | null {
   if (typeof digest !== 'string') return 'it is not a string';
-  const m = /^([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-f0-9]+)$/.exec(digest);
-  if (!m) {
-    const colon = digest.indexOf(':');
-    if (colon === -1) return 'it is not algorithm:hex (no ":")';
-    if (/^[A-F0-9]+$/i.test(digest.slice(colon + 1)) && /[A-F]/.test(digest.slice(colon + 1))) return 'its hex digits must be lowercase';
-    return 'it is not algorithm:hex (lowercase letters and digits)';
-  }
-  const alg = ALGORITHMS[m[1]!];
-  if (!alg) return `algorithm "${m[1]}" is not supported (${Object.keys(ALGORITHMS).join(', ')})`;
-  if (m[2]!.length !== alg.hexLength) return `a ${m[1]} digest has ${alg.hexLength} hex digits, this one ${m[2]!.length}`;
+  const colon = digest.indexOf(':');
+  if (colon === -1) return 'it is not algorithm:hex (no ":")';
+  const algorithm = digest.slice(0, colon);
+  const hex = digest.slice(colon + 1);
+  if (!ALGORITHM.test(algorithm)) return 'its algorithm is not lowercase letters and digits';
+  const alg = ALGORITHMS[algorithm];
+  if (!alg) return `algorithm "${algorithm}" is not supported (${Object.keys(ALGORITHMS).join(', ')})`;
+  if (!/^[a-f0-9]+$/.test(hex)) return /^[a-fA-F0-9]+$/.test(hex) ? 'its hex digits must be lowercase' : 'the part after ":" is not hex digits';
+  if (hex.length !== alg.hexLength) return `a ${algorithm} digest has ${alg.hexLength} hex digits, this one ${hex.length}`;
   return null;
 }
 

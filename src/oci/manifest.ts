@@ -26,6 +26,7 @@ export interface ImageIndex {
   readonly manifests: readonly Descriptor[];
 }
 
+/** A manifest or index that does not follow the spec. Callers (copy, layouts) turn it into a SourceError naming the image. */
 export class ManifestFormatError extends Error {}
 
 function descriptor(value: unknown, where: string): Descriptor {
@@ -41,8 +42,11 @@ function descriptor(value: unknown, where: string): Descriptor {
       out.platform = typeof p.variant === 'string' && p.variant !== '' ? { os: p.os, architecture: p.architecture, variant: p.variant } : { os: p.os, architecture: p.architecture };
     }
   }
-  if (d.annotations && typeof d.annotations === 'object') out.annotations = d.annotations as Record<string, string>;
-  if (Array.isArray(d.urls)) out.urls = d.urls as string[];
+  // Annotations and urls are strings by the spec; anything else in them is dropped, never trusted.
+  if (d.annotations && typeof d.annotations === 'object' && !Array.isArray(d.annotations)) {
+    out.annotations = Object.fromEntries(Object.entries(d.annotations).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  }
+  if (Array.isArray(d.urls)) out.urls = d.urls.filter((u): u is string => typeof u === 'string');
   return out;
 }
 

@@ -8,7 +8,8 @@ import { Agent, request, type Dispatcher } from './http.js';
 import { findCredentials, type CredentialLookup, type Credentials } from './credentials.js';
 import { parseChallenges } from './challenge.js';
 import { backoffMs, DEFAULT_RETRY, errorCode, isRetryableError, networkReason, RETRYABLE_STATUS, retryAfterMs, sleep, type RetryPolicy } from './retry.js';
-import { secureContextFor, tlsMaterialFor } from './tls.js';
+import { secureContextFor, TlsMaterialError, tlsMaterialFor } from './tls.js';
+import { CredentialError } from '../errors.js';
 
 export interface RegistryClientOptions {
   /** false: accept plain http and unverified https (for local registries). */
@@ -88,10 +89,16 @@ export class RegistryClient {
   }
 
   private async makeAgent(host: string): Promise<Agent> {
-    const tls = await tlsMaterialFor(host, this.options.certDir, this.options.certsD);
+    let secureContext;
+    try {
+      secureContext = secureContextFor(await tlsMaterialFor(host, this.options.certDir, this.options.certsD));
+    } catch (err) {
+      if (err instanceof TlsMaterialError) throw new RegistryHttpError(`TLS setup for ${host}: ${err.message}`, null, 'tls', { cause: err });
+      throw err;
+    }
     const timeout = this.options.timeoutMs ?? 60_000;
     return new Agent({
-      connect: { secureContext: secureContextFor(tls), rejectUnauthorized: this.options.tlsVerify, timeout },
+      connect: { secureContext, rejectUnauthorized: this.options.tlsVerify, timeout },
       headersTimeout: timeout,
       bodyTimeout: timeout,
       keepAliveTimeout: 10_000,
@@ -104,7 +111,9 @@ export class RegistryClient {
       try {
         this.credentials = (await findCredentials(this.host, repository, this.options.credentials, signal))?.credentials ?? null;
       } catch (err) {
-        throw new RegistryHttpError((err as Error).message, null, 'auth', { cause: err });
+        // An auth file or helper that cannot be used; the source names the image it was for.
+        if (err instanceof CredentialError) throw new RegistryHttpError(err.message, null, 'auth', { cause: err });
+        throw err;
       }
     }
     return this.credentials;
@@ -244,9 +253,16 @@ export class RegistryClient {
       await res.body.dump();
       throw new RegistryHttpError(`the token service ${realm.origin} answered HTTP ${res.statusCode}`, res.statusCode, 'registry');
     }
-    const doc = JSON.parse((await readCapped(res.body, 1024 * 1024, 'token response')).toString('utf8')) as { token?: string; access_token?: string };
-    const token = doc.token ?? doc.access_token;
-    if (!token) throw new RegistryHttpError(`the token service ${realm.origin} answered without a token`, 200, 'protocol');
+    const text = (await readCapped(res.body, 1024 * 1024, 'token response')).toString('utf8');
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch {
+      throw new RegistryHttpError(`the token service ${realm.origin} answered with something that is not JSON`, 200, 'protocol');
+    }
+    const fields = (typeof doc === 'object' && doc !== null ? doc : {}) as { token?: unknown; access_token?: unknown };
+    const token = typeof fields.token === 'string' && fields.token ? fields.token : fields.access_token;
+    if (typeof token !== 'string' || !token) throw new RegistryHttpError(`the token service ${realm.origin} answered without a token`, 200, 'protocol');
     return token;
   }
 

@@ -2,7 +2,6 @@
 // reading the templates: returns file contents and the links `systemctl
 // enable` would make, all as in-image paths. install.ts writes them.
 
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Handlebars from 'handlebars';
@@ -11,6 +10,7 @@ import type Handlebars from 'handlebars';
 import runtimeModule from 'handlebars/runtime.js';
 import type { Backend } from '../description/model.js';
 import { UsageError } from '../errors.js';
+import { readTextFile } from '../util/text-file.js';
 import { PRECOMPILED_TEMPLATES, TEMPLATE_OPTIONS, type PrecompiledTemplates } from './template-options.js';
 import { aggregateView, loadInstance, loadView, templateUnitName } from './view-model.js';
 
@@ -21,6 +21,8 @@ export const DEFAULT_TEMPLATES = fileURLToPath(new URL('../../templates/', impor
 export const UNIT_DIR = '/etc/systemd/system';
 export const AGGREGATE_UNIT = 'kiwi_containers.service';
 const TEMPLATE_FILES = { load: 'load.service.hbs', aggregate: 'kiwi_containers.service.hbs' } as const;
+/** A unit template is a page of text; anything bigger is refused before compiling. */
+export const MAX_TEMPLATE_BYTES = 1024 * 1024;
 
 export interface RenderedUnits {
   /** In-image path -> content. Sorted by path. */
@@ -45,29 +47,30 @@ const precompiled: Promise<PrecompiledTemplates> = import(new URL(PRECOMPILED_TE
 );
 
 async function compile(dir: string, file: string): Promise<Handlebars.TemplateDelegate> {
-  let text: string;
-  try {
-    text = await readFile(join(dir, file), 'utf8');
-  } catch (err) {
-    throw new UsageError(`unit template ${join(dir, file)} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
+  const path = join(dir, file);
+  const read = await readTextFile(path, MAX_TEMPLATE_BYTES);
+  if (!read.ok) throw new UsageError(`unit template ${path} cannot be read: ${read.reason}`, { cause: read.cause });
+  const text = read.text;
   const ready = (await precompiled)[file];
   if (ready?.source === text) return runtime.template(ready.spec as Parameters<typeof runtime.template>[0]);
   const { default: compiler } = await import('handlebars');
   try {
+    // compile() parses on first use; parse now so a syntax error is reported as one.
+    compiler.parse(text);
     return compiler.compile(text, TEMPLATE_OPTIONS);
   } catch (err) {
-    throw new UsageError(`unit template ${join(dir, file)} is not valid handlebars: ${(err as Error).message}`);
+    throw new UsageError(`unit template ${path} is not valid handlebars: ${(err as Error).message}`, { cause: err });
   }
 }
 
-// Handlebars compiles on first use: syntax errors surface here too.
 function run(t: Handlebars.TemplateDelegate, view: object, file: string): string {
   try {
     const out = t(view);
     return out.endsWith('\n') ? out : `${out}\n`;
   } catch (err) {
-    throw new UsageError(`unit template ${file}: ${(err as Error).message}`);
+    // What the compiler finds on first use, and runtime failures: a variable
+    // not defined (strict mode), a missing helper or partial.
+    throw new UsageError(`unit template ${file}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
   }
 }
 

@@ -17,11 +17,14 @@ const fail = (reason: string, cause?: unknown, absent = false): TextFileResult =
 
 /**
  * Reads `file` as UTF-8 text of at most `maxBytes` bytes (a leading BOM is
- * dropped). Refuses what is not a regular file, what is larger, and bytes
- * that are not UTF-8 text (invalid sequences or NUL bytes). Never throws for
- * a file-system reason.
+ * dropped). Refuses what is not a regular file and what is larger. With
+ * `decode` "strict" (the default) it refuses bytes that are not UTF-8 text
+ * too: NUL bytes and invalid sequences; "lenient" refuses NUL bytes and reads
+ * invalid sequences as U+FFFD; "any" refuses nothing for its bytes. Never
+ * throws for a file-system reason.
  */
-export async function readTextFile(file: string, maxBytes: number): Promise<TextFileResult> {
+export async function readTextFile(file: string, maxBytes: number, options: { decode?: 'strict' | 'lenient' | 'any' } = {}): Promise<TextFileResult> {
+  const decode = options.decode ?? 'strict';
   let handle;
   try {
     // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below).
@@ -49,10 +52,10 @@ export async function readTextFile(file: string, maxBytes: number): Promise<Text
       got += bytesRead;
     }
     const bytes = buf.subarray(0, got);
-    if (bytes.includes(0)) return fail('it is binary, not text (it holds NUL bytes)');
+    if (decode !== 'any' && bytes.includes(0)) return fail('it is binary, not text (it holds NUL bytes)');
     let text: string;
     try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+      text = new TextDecoder('utf-8', { fatal: decode === 'strict' }).decode(bytes);
     } catch {
       return fail('it is binary, not text (it is not valid UTF-8)');
     }

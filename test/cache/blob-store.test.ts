@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFile, writeFile, readdir } from 'node:fs/promises';
+import { mkdir, readFile, writeFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
@@ -73,5 +73,32 @@ describe('BlobStore', () => {
     await store.close();
     assert.match(await settled, /closed/);
     assert.deepEqual(await readFile(store.path(layer.digest)), gz);
+  });
+
+  for (const [name, meta] of [
+    ['null', 'null'],
+    ['a string size', '{"uncompressedSize": "big"}'],
+    ['a negative size', '{"uncompressedSize": -5}'],
+    ['an array', '[1]'],
+    ['binary bytes', '\u0000\u00ff'],
+  ] as const) {
+    test(`a damaged size record (${name}) is measured again, never reported`, async (t) => {
+      const store = new BlobStore(await tempDir(t));
+      await store.put(layer, Readable.from([gz]), { measure: false });
+      await writeFile(`${store.path(layer.digest)}.meta.json`, meta);
+      assert.equal((await store.lookup(layer, true))?.uncompressedSize, raw.length);
+      assert.deepEqual(JSON.parse(await readFile(`${store.path(layer.digest)}.meta.json`, 'utf8')), { uncompressedSize: raw.length });
+      await store.close();
+    });
+  }
+
+  test('an entry that cannot be looked at or removed is a miss, not a crash', async (t) => {
+    const dir = await tempDir(t);
+    const inTheWay = new BlobStore(dir);
+    await mkdir(join(inTheWay.path(layer.digest), 'x'), { recursive: true });
+    assert.equal(await inTheWay.lookup(layer, false), null, 'a directory where the entry goes');
+    await writeFile(join(dir, 'file'), 'x');
+    assert.equal(await new BlobStore(join(dir, 'file')).lookup(layer, false), null, 'a store that is a file');
+    await inTheWay.close();
   });
 });

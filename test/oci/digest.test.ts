@@ -3,7 +3,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
-import { blobPath, digestOf, parseDigest, VerifyingStream } from '../../src/oci/digest.js';
+import { ValueFormatError } from '../../src/errors.js';
+import { blobPath, digestOf, digestProblem, parseDigest, VerifyingStream } from '../../src/oci/digest.js';
 
 const data = Buffer.from('hello blob');
 const good = { digest: digestOf(data), size: data.length };
@@ -42,5 +43,36 @@ describe('digests', () => {
     assert.deepEqual(await run([Buffer.from('hello blub')], good, { sizeOnly: true }), Buffer.from('hello blub'));
     await assert.rejects(run([data.subarray(0, 5)], good, { sizeOnly: true }), /size mismatch/);
     await assert.rejects(run([data, Buffer.from('!')], good, { sizeOnly: true }), /size mismatch: .* got 11 or more/);
+  });
+});
+
+describe('malformed digests are ValueFormatErrors saying why', () => {
+  const BAD: ReadonlyArray<readonly [string, RegExp]> = [
+    ['sha256:nothex', /the part after ":" is not hex digits/],
+    ['sha256:abc', /a sha256 digest has 64 hex digits, this one 3/],
+    [`sha512:${'a'.repeat(64)}`, /a sha512 digest has 128 hex digits, this one 64/],
+    [`md5:${'a'.repeat(32)}`, /algorithm "md5" is not supported \(sha256, sha512\)/],
+    [`SHA256:${'a'.repeat(64)}`, /its algorithm is not lowercase letters and digits/],
+    [`sha256:${'A'.repeat(64)}`, /its hex digits must be lowercase/],
+    ['a'.repeat(64), /it is not algorithm:hex \(no ":"\)/],
+    ['', /no ":"/],
+    ['sha256:../../etc/passwd', /not hex digits/],
+    [`sha256:${'a'.repeat(64)}:x`, /not hex digits/],
+  ];
+  const isDigestError = (text: string, why: RegExp) => (e: unknown) =>
+    e instanceof ValueFormatError && e.code === 'IMGDESC_INVALID_DIGEST' && e.kind === 'DIGEST' && e.text === text && why.test(e.why);
+
+  for (const [text, why] of BAD) {
+    test(`${JSON.stringify(text.length > 20 ? `${text.slice(0, 20)}…` : text)}: digestProblem, parseDigest, blobPath and VerifyingStream agree`, () => {
+      assert.match(digestProblem(text) ?? '', why);
+      assert.equal(parseDigest(text), null);
+      assert.throws(() => blobPath(text), isDigestError(text, why));
+      assert.throws(() => new VerifyingStream({ digest: text, size: 1 }), isDigestError(text, why));
+    });
+  }
+
+  test('a good digest has no problem', () => {
+    assert.equal(digestProblem(good.digest), null);
+    assert.equal(digestProblem(`sha512:${'0'.repeat(128)}`), null);
   });
 });

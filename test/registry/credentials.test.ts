@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
-import { chmod, writeFile, mkdir } from 'node:fs/promises';
+import { chmod, writeFile, mkdir, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { authFileCandidates, findCredentials, lookupKeys } from '../../src/registry/credentials.js';
+import { exitCodeFor } from '../../src/cli/exit-codes.js';
+import { CredentialError } from '../../src/errors.js';
+import { authFileCandidates, findCredentials, lookupKeys, MAX_AUTH_FILE_BYTES } from '../../src/registry/credentials.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -70,5 +72,72 @@ describe('credential lookup', () => {
     await writeFile(bad, JSON.stringify({ credHelpers: { 'a.org': 'does-not-exist-xyz' } }));
     await assert.rejects(findCredentials('a.org', 'x', { authFile: bad }), /docker-credential-does-not-exist-xyz is configured for a\.org but not installed/);
     await assert.rejects(findCredentials('a.org', 'x', { authFile: join(dir, 'missing.json') }), /auth file .*missing\.json does not exist/);
+  });
+});
+
+describe('hostile auth files: a CredentialError (exit 4) naming the file and what is wrong, never the secret', () => {
+  const SECRET = 'hunter2-secret';
+  const json = (doc: unknown) => JSON.stringify(doc);
+  const CASES: ReadonlyArray<readonly [string, (file: string) => Promise<unknown>, RegExp]> = [
+    ['truncated JSON', (f) => writeFile(f, `{"auths": {"a.org": {"auth": "${b64(`u:${SECRET}`)}"`), /is not valid JSON \(it ends too early\)/],
+    ['a secret where the syntax breaks', (f) => writeFile(f, `{"auths": {"a.org": {"password": ${SECRET}}}}`), /is not valid JSON/],
+    ['a JSON string', (f) => writeFile(f, json(SECRET)), /it is a string, not a JSON object/],
+    ['auths an array', (f) => writeFile(f, json({ auths: [SECRET] })), /"auths" is an array; expected an object/],
+    ['an entry that is null', (f) => writeFile(f, json({ auths: { 'a.org': null } })), /auths\["a\.org"\] is null; expected an object/],
+    ['auth a number', (f) => writeFile(f, json({ auths: { 'a.org': { auth: 5 } } })), /auths\["a\.org"\]\.auth is a number; expected a string/],
+    ['identitytoken an array', (f) => writeFile(f, json({ auths: { 'a.org': { identitytoken: [SECRET] } } })), /auths\["a\.org"\]\.identitytoken is an array/],
+    ['auth not base64', (f) => writeFile(f, json({ auths: { 'a.org': { auth: `${SECRET}%%` } } })), /the "auth" value is not base64 of "user:password"/],
+    ['auth base64 of a string without a colon', (f) => writeFile(f, json({ auths: { 'a.org': { auth: b64(SECRET) } } })), /the "auth" value is not base64 of "user:password"/],
+    ['auth base64 of ":password" (no user)', (f) => writeFile(f, json({ auths: { 'a.org': { auth: b64(`:${SECRET}`) } } })), /the "auth" value is not base64 of "user:password"/],
+    ['credHelpers a string', (f) => writeFile(f, json({ credHelpers: 'x' })), /"credHelpers" is a string/],
+    ['a helper name that is a path', (f) => writeFile(f, json({ credHelpers: { 'a.org': '/bin/sh' } })), /credHelpers\["a\.org"\] is not a helper name/],
+    ['credsStore a number', (f) => writeFile(f, json({ credsStore: 1 })), /"credsStore" is not a helper name/],
+    ['random bytes', (f) => writeFile(f, Buffer.from([0xff, 0xfe, 0x00, 0x41, 0x80])), /cannot be read: it is binary, not text/],
+    ['a directory', (f) => mkdir(f), /cannot be read: it is a directory/],
+    ['over the size limit', async (f) => (await writeFile(f, ''), truncate(f, MAX_AUTH_FILE_BYTES + 1)), /cannot be read: it is \d+ bytes, over the limit/],
+  ];
+  for (const [name, make, why] of CASES) {
+    test(name, async (t) => {
+      const file = join(await tempDir(t), 'auth.json');
+      await make(file);
+      await assert.rejects(findCredentials('a.org', 'x', { authFile: file }), (e: unknown) => {
+        assert.ok(e instanceof CredentialError, String(e));
+        assert.equal(e.file, file);
+        assert.equal(exitCodeFor(e), 4);
+        assert.ok(e.message.includes(file), e.message);
+        assert.match(e.message, why);
+        assert.ok(!e.message.includes(SECRET) && !e.message.includes(b64(SECRET)), e.message);
+        return true;
+      });
+    });
+  }
+
+  test('an empty auth file holds no credentials', async (t) => {
+    const file = join(await tempDir(t), 'auth.json');
+    await writeFile(file, '\n');
+    assert.equal(await findCredentials('a.org', 'x', { authFile: file }), null);
+  });
+
+  test('in the default lookup an absent file is skipped, but a broken one is an error naming it', async (t) => {
+    const home = await tempDir(t);
+    const opts = { env: {}, home };
+    assert.equal(await findCredentials('a.org', 'x', opts), null);
+    await mkdir(join(home, '.config/containers/auth.json'), { recursive: true });
+    await assert.rejects(findCredentials('a.org', 'x', opts), (e: unknown) => e instanceof CredentialError && e.file === join(home, '.config/containers/auth.json') && /it is a directory/.test(e.message));
+  });
+
+  test('a credential helper answering JSON of the wrong shape', async (t) => {
+    const dir = await tempDir(t);
+    const helper = join(dir, 'docker-credential-imgdesc-odd');
+    await writeFile(helper, `#!/bin/sh\necho '{"Username": 1, "Secret": ["${SECRET}"]}'\n`);
+    await chmod(helper, 0o755);
+    const file = join(dir, 'auth.json');
+    await writeFile(file, JSON.stringify({ credHelpers: { 'a.org': 'imgdesc-odd' } }));
+    const oldPath = process.env.PATH;
+    process.env.PATH = `${dir}:${oldPath}`;
+    t.after(() => {
+      process.env.PATH = oldPath;
+    });
+    await assert.rejects(findCredentials('a.org', 'x', { authFile: file }), (e: unknown) => e instanceof CredentialError && /returned JSON that is not \{"Username": string, "Secret": string\}/.test(e.message) && !e.message.includes(SECRET));
   });
 });

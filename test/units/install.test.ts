@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { lstat, mkdir, readlink, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { OutputError } from '../../src/errors.js';
 import { RootDirOutput } from '../../src/output/root-dir.js';
+import type { ImageOutput } from '../../src/output/types.js';
 import { installUnits } from '../../src/units/install.js';
 import { renderUnits } from '../../src/units/render.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -41,5 +43,49 @@ describe('installUnits', () => {
     await writeFile(join(sys, 'kiwi_containers.service'), '# mine\n[Unit]\n');
     await installUnits(await RootDirOutput.open(root), await renderUnits([], opts));
     assert.ok((await lstat(join(sys, 'kiwi_containers.service'))).isFile());
+  });
+});
+
+/** An output whose every call for `failing` throws `err` as an output of another kind (a tar stream) might. */
+function failingOutput(failing: string, err: unknown): ImageOutput {
+  const maybeFail = async (path: string) => {
+    if (path === failing) throw err;
+  };
+  return {
+    description: 'test output',
+    mkdir: maybeFail,
+    createFile: () => Promise.reject(new Error('not used')),
+    writeFile: maybeFail,
+    symlink: maybeFail,
+    list: async (path) => (await maybeFail(path), []),
+    readHead: async (path) => (await maybeFail(path), null),
+    remove: maybeFail,
+    hostPath: async () => null,
+    close: async () => {},
+  };
+}
+
+describe('installUnits on an output that fails without naming the path', () => {
+  const errno = (code: string) => Object.assign(new Error(`${code}: raw`), { code });
+  const CASES = [
+    ['a unit that cannot be written', '/etc/systemd/system/kiwi_containers.service', errno('EISDIR'), /it is a directory/],
+    ['an enable link that cannot be made', '/etc/systemd/system/multi-user.target.wants/kiwi_containers.service', errno('ENOTDIR'), /a parent is not a directory/],
+    ['a unit directory that cannot be listed', '/etc/systemd/system', errno('EIO'), /input\/output error/],
+  ] as const;
+  for (const [name, path, err, why] of CASES) {
+    test(`${name}: an OutputError naming the in-image path`, async () => {
+      await assert.rejects(installUnits(failingOutput(path, err), await renderUnits([img('a')], opts)), (e: unknown) => {
+        assert.ok(e instanceof OutputError, String(e));
+        assert.equal(e.target, path);
+        assert.ok(e.message.includes(`cannot install systemd unit ${path} into test output`), e.message);
+        assert.match(e.message, why);
+        return true;
+      });
+    });
+  }
+
+  test('an error that is not a file-system failure is a bug and is not disguised as an output error', async () => {
+    const bug = new TypeError('x is not a function');
+    await assert.rejects(installUnits(failingOutput('/etc/systemd/system/kiwi_containers.service', bug), await renderUnits([img('a')], opts)), (e: unknown) => e === bug);
   });
 });

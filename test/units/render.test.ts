@@ -76,6 +76,6 @@ describe('renderUnits', () => {
     await cp(DEFAULT_TEMPLATES, dir, { recursive: true });
     await writeFile(join(dir, 'load.service.hbs'), 'ExecStart={{binray}} load -i %f\n');
     await assert.rejects(renderUnits(images, { ...opts, templatesDir: dir }), /unit template .*\/load\.service\.hbs: "binray" not defined/);
-    await assert.rejects(renderUnits(images, { ...opts, templatesDir: join(dir, 'nope') }), /unit template .*nope\/load\.service\.hbs cannot be read: ENOENT/);
+    await assert.rejects(renderUnits(images, { ...opts, templatesDir: join(dir, 'nope') }), /unit template .*nope\/load\.service\.hbs cannot be read: no such file or directory/);
   });
 });
