@@ -1,0 +1,183 @@
+// OciLayoutSource (oci:DIR[:NAME]) on layouts skopeo writes from the real test registry.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { SourceError } from '../../src/errors.js';
+import { Reference } from '../../src/oci/reference.js';
+import { RegistryResolver } from '../../src/registry/resolver.js';
+import { ociLayoutRef, OciLayoutSource } from '../../src/source/oci-layout.js';
+import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { pushNewImage, type BuiltImage } from '../helpers/test-images.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const exec = promisify(execFile);
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+type Pushed = BuiltImage & { pushedDigest: string };
+
+const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+const signal = () => AbortSignal.timeout(20_000);
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+const blobDesc = (digest: string, size: number) => ({ mediaType: 'application/octet-stream', digest, size });
+
+describe('OciLayoutSource (layouts written by skopeo)', () => {
+  let registry: TestRegistry;
+  let work: string;
+  let app: Pushed;
+  let other: Pushed;
+  let multi: Pushed;
+  /** app:1.0 alone, named by its tag. */
+  let byTag: string;
+  /** app:1.0 alone, without a name. */
+  let unnamed: string;
+  /** app as "app", other as "other", multi (all platforms) named by its full reference. */
+  let many: string;
+  const cleanups: Array<() => unknown> = [];
+  const resolver = new RegistryResolver({ tlsVerify: false, credentials: { env: {}, home: '/nonexistent' } });
+
+  const ref = (repo: string, tag: string) => `${registry.host}/src/${repo}:${tag}`;
+  const skopeoCopy = (from: string, to: string, all = false) =>
+    exec('skopeo', ['copy', '--quiet', '--preserve-digests', ...(all ? ['--all'] : []), ...registry.skopeoSrcFlags(), `docker://${from}`, to]);
+
+  before(async () => {
+    registry = await startRegistry('plain');
+    work = await tempDir({ after: (fn: () => unknown) => cleanups.push(fn) });
+    app = await pushNewImage(work, registry, 'src/app', '1.0', { seed: 'layout-app', platforms: [{ architecture: 'amd64' }], layers: [{ size: 200_000 }, { size: 3_000 }] });
+    other = await pushNewImage(work, registry, 'src/other', '2.0', { seed: 'layout-other', platforms: [{ architecture: 'amd64' }] });
+    multi = await pushNewImage(work, registry, 'src/multi', '3.0', { seed: 'layout-multi', platforms: [{ architecture: 'amd64' }, { architecture: 'arm64' }] });
+    byTag = join(work, 'by-tag');
+    unnamed = join(work, 'unnamed');
+    many = join(work, 'many');
+    await skopeoCopy(ref('app', '1.0'), `oci:${byTag}:1.0`);
+    await skopeoCopy(ref('app', '1.0'), `oci:${unnamed}`);
+    await skopeoCopy(ref('app', '1.0'), `oci:${many}:app`);
+    await skopeoCopy(ref('other', '2.0'), `oci:${many}:other`);
+    await skopeoCopy(ref('multi', '3.0'), `oci:${many}:${ref('multi', '3.0')}`, true);
+  });
+  after(async () => {
+    await resolver.close();
+    await registry?.stop();
+    for (const c of cleanups) await c();
+  });
+
+  /** The source as the oci: transport opens it for a planned image. */
+  const open = (dir: string, planned: string, name: string | null = null) => ociLayoutRef(dir, name).open({ image: Reference.parse(planned), registries: resolver });
+  const original = (img: BuiltImage, digest: string) => readFile(join(img.layout, 'blobs/sha256', digest.slice('sha256:'.length)));
+
+  test('one image named by its tag: the manifest the registry serves, and blobs as pushed', async () => {
+    const source = open(byTag, ref('app', '1.0'));
+    const m = await source.getManifest(signal());
+    assert.equal(m.digest, app.pushedDigest);
+    assert.equal(sha256(m.bytes), app.pushedDigest);
+    assert.equal(m.mediaType, OCI_MANIFEST);
+    const built = app.manifests[0]!;
+    for (const digest of [built.config, ...built.layers.map((l) => l.digest)]) {
+      const expected = await original(app, digest);
+      const got = await readAll(await source.getBlob(blobDesc(digest, expected.length), signal()));
+      assert.ok(got.equals(expected), `blob ${digest}`);
+    }
+  });
+
+  test('one unnamed image is taken whatever the planned reference', async () => {
+    const m = await open(unnamed, `${registry.host}/elsewhere/called-otherwise:9`).getManifest(signal());
+    assert.equal(m.digest, app.pushedDigest);
+  });
+
+  test('several images in one layout, selected by name', async () => {
+    const cases: Array<[name: string, digest: () => string]> = [
+      ['app', () => app.pushedDigest],
+      ['other', () => other.pushedDigest],
+    ];
+    for (const [name, digest] of cases) {
+      assert.equal((await open(many, ref('whatever', '1'), name).getManifest(signal())).digest, digest(), name);
+    }
+  });
+
+  test('several images, no name: the one named by the planned reference; an index leads to its platforms', async () => {
+    const source = open(many, ref('multi', '3.0'));
+    const top = await source.getManifest(signal());
+    assert.equal(top.digest, multi.pushedDigest);
+    assert.equal(top.mediaType, OCI_INDEX);
+    for (const m of multi.manifests) {
+      const got = await source.getManifestByDigest({ mediaType: OCI_MANIFEST, digest: m.digest, size: m.size }, signal());
+      assert.equal(got.digest, m.digest);
+      assert.equal(sha256(got.bytes), m.digest);
+    }
+  });
+
+  test('several images and none named as asked: NOT_FOUND listing the names the layout holds', async () => {
+    const planned = ref('app', '9.9');
+    for (const name of [null, 'absent']) {
+      await assert.rejects(open(many, planned, name).getManifest(signal()), (err: unknown) => {
+        assert.ok(err instanceof SourceError, String(err));
+        assert.equal(err.reason, 'NOT_FOUND');
+        for (const part of [many, name ?? planned, 'app', 'other', ref('multi', '3.0')]) assert.ok(err.message.includes(part), `${part} in: ${err.message}`);
+        return true;
+      });
+    }
+  });
+
+  test('a missing blob: NOT_FOUND naming the digest and the layout', async (t) => {
+    const copy = join(await tempDir(t), 'layout');
+    await cp(byTag, copy, { recursive: true });
+    const layer = app.manifests[0]!.layers[0]!;
+    await rm(join(copy, 'blobs/sha256', layer.digest.slice('sha256:'.length)));
+    const source = open(copy, ref('app', '1.0'));
+    assert.equal((await source.getManifest(signal())).digest, app.pushedDigest, 'the manifest is still there');
+    await assert.rejects(source.getBlob(blobDesc(layer.digest, layer.size), signal()), (err: unknown) => {
+      assert.ok(err instanceof SourceError, String(err));
+      assert.equal(err.reason, 'NOT_FOUND');
+      assert.ok(err.message.includes(layer.digest) && err.message.includes(copy), err.message);
+      return true;
+    });
+  });
+
+  test('a missing manifest blob: NOT_FOUND naming the manifest', async (t) => {
+    const copy = join(await tempDir(t), 'layout');
+    await cp(byTag, copy, { recursive: true });
+    await rm(join(copy, 'blobs/sha256', app.pushedDigest.slice('sha256:'.length)));
+    await assert.rejects(
+      open(copy, ref('app', '1.0')).getManifest(signal()),
+      (err: unknown) => err instanceof SourceError && err.reason === 'NOT_FOUND' && err.message.includes(`manifest ${app.pushedDigest}`),
+    );
+  });
+
+  test('a directory that is not an OCI layout is a clear error', async (t) => {
+    const dir = await tempDir(t);
+    await assert.rejects(open(dir, ref('app', '1.0')).getManifest(signal()), (err: unknown) => err instanceof SourceError && err.reason === 'NOT_FOUND' && err.message.includes('oci-layout'));
+    await writeFile(join(dir, 'oci-layout'), '{"something":"else"}');
+    await writeFile(join(dir, 'index.json'), '{"schemaVersion":2,"manifests":[]}');
+    await assert.rejects(open(dir, ref('app', '1.0')).getManifest(signal()), (err: unknown) => err instanceof SourceError && err.reason === 'PROTOCOL' && err.message.includes('imageLayoutVersion'));
+  });
+
+  test('present(): true for a layout directory, false otherwise', async (t) => {
+    const dir = await tempDir(t);
+    await mkdir(join(dir, 'empty'));
+    await writeFile(join(dir, 'file'), 'x');
+    const cases: Array<[path: string, present: boolean]> = [
+      [byTag, true],
+      [many, true],
+      [join(dir, 'empty'), false],
+      [join(dir, 'file'), false],
+      [join(dir, 'absent'), false],
+    ];
+    for (const [path, present] of cases) {
+      assert.equal(await ociLayoutRef(path).present(), present, path);
+      assert.equal(await ociLayoutRef(path, 'some-name').present(), present, `${path} with a name`);
+    }
+  });
+
+  test('the source describes itself by its directory', () => {
+    assert.equal(new OciLayoutSource(many, Reference.parse(ref('app', '1.0')), null).description, `OCI layout ${many}`);
+    assert.equal(ociLayoutRef(many, 'app').origin, `oci-layout ${many}:app`);
+  });
+});
