@@ -4,8 +4,10 @@
 import { stat } from 'node:fs/promises';
 import { ReferenceFormatError, SourceError } from '../errors.js';
 import type { Descriptor } from '../oci/manifest.js';
+import type { Reference } from '../oci/reference.js';
 import { parseManifest } from '../oci/manifest.js';
 import { INDEX_TYPES, MediaType, REF_NAME } from '../oci/media-types.js';
+import type { ImageSource, SourceContext, SourceRef, Transport } from './types.js';
 
 /**
  * Chooses the top descriptor of a layout's index.json for `reference`: the one
@@ -58,4 +60,33 @@ export async function isFile(path: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** What an oci: or oci-archive: transport needs to say about itself. */
+interface LayoutKind {
+  readonly transport: string;
+  /** Whether the layout or archive at `path` is there. */
+  present(path: string): Promise<boolean>;
+  open(path: string, image: Reference, name: string | null): ImageSource;
+}
+
+/**
+ * The reference constructor and transport of a layout kind: `TRANSPORT:PATH[:NAME]`;
+ * without NAME, the image named by the planned reference, or the only one.
+ */
+export function layoutTransport(kind: LayoutKind): { ref(path: string, name?: string | null): SourceRef; transport: Transport } {
+  const ref = (path: string, name: string | null = null): SourceRef => ({
+    transport: kind.transport,
+    origin: `${kind.transport === 'oci' ? 'oci-layout' : kind.transport} ${path}${name ? `:${name}` : ''}`,
+    present: () => kind.present(path),
+    open: (ctx: SourceContext) => kind.open(path, ctx.image, name),
+  });
+  const transport: Transport = {
+    name: kind.transport,
+    parse(location: string): SourceRef {
+      const { path, name } = splitPathAndName(kind.transport, location);
+      return ref(path, name);
+    },
+  };
+  return { ref, transport };
 }

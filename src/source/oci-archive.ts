@@ -9,10 +9,9 @@ import { blobPath, digestOf } from '../oci/digest.js';
 import type { Descriptor } from '../oci/manifest.js';
 import { MAX_MANIFEST_BYTES, MediaType } from '../oci/media-types.js';
 import { indexTar, type TarEntry } from '../oci/tar-index.js';
-import { chooseTop } from './layout-common.js';
 import type { Reference } from '../oci/reference.js';
-import { isFile, splitPathAndName } from './layout-common.js';
-import type { FetchedManifest, ImageSource, SourceContext, SourceRef, Transport } from './types.js';
+import { chooseTop, isFile, layoutTransport } from './layout-common.js';
+import type { FetchedManifest, ImageSource } from './types.js';
 
 export class OciArchiveSource implements ImageSource {
   readonly description: string;
@@ -85,32 +84,12 @@ export class OciArchiveSource implements ImageSource {
   async close(): Promise<void> {}
 }
 
-class OciArchiveSourceRef implements SourceRef {
-  readonly transport = 'oci-archive';
-  readonly origin: string;
-  constructor(
-    readonly path: string,
-    readonly name: string | null,
-  ) {
-    this.origin = `oci-archive ${path}${name ? `:${name}` : ''}`;
-  }
-  present(): Promise<boolean> {
-    return isFile(this.path);
-  }
-  open(ctx: SourceContext): ImageSource {
-    return new OciArchiveSource(this.path, ctx.image, this.name);
-  }
-}
+const layout = layoutTransport({
+  transport: 'oci-archive',
+  present: (path) => isFile(path),
+  open: (path, image, name) => new OciArchiveSource(path, image, name),
+});
 
-/** oci-archive:FILE[:NAME]; without NAME, the image named by the planned reference, or the only one. */
-export function ociArchiveRef(path: string, name: string | null = null): SourceRef {
-  return new OciArchiveSourceRef(path, name);
-}
-
-export const ociArchiveTransport: Transport = {
-  name: 'oci-archive',
-  parse(location: string): SourceRef {
-    const { path, name } = splitPathAndName('oci-archive', location);
-    return ociArchiveRef(path, name);
-  },
-};
+/** oci-archive:PATH[:NAME] */
+export const ociArchiveRef = layout.ref;
+export const ociArchiveTransport = layout.transport;

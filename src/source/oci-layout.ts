@@ -8,10 +8,9 @@ import { SourceError } from '../errors.js';
 import { blobPath, digestOf } from '../oci/digest.js';
 import type { Descriptor } from '../oci/manifest.js';
 import { MAX_MANIFEST_BYTES, MediaType } from '../oci/media-types.js';
-import { chooseTop } from './layout-common.js';
 import type { Reference } from '../oci/reference.js';
-import { isFile, splitPathAndName } from './layout-common.js';
-import type { FetchedManifest, ImageSource, SourceContext, SourceRef, Transport } from './types.js';
+import { chooseTop, isFile, layoutTransport } from './layout-common.js';
+import type { FetchedManifest, ImageSource } from './types.js';
 
 export class OciLayoutSource implements ImageSource {
   readonly description: string;
@@ -67,32 +66,12 @@ export class OciLayoutSource implements ImageSource {
   async close(): Promise<void> {}
 }
 
-class OciLayoutSourceRef implements SourceRef {
-  readonly transport = 'oci';
-  readonly origin: string;
-  constructor(
-    readonly path: string,
-    readonly name: string | null,
-  ) {
-    this.origin = `oci-layout ${path}${name ? `:${name}` : ''}`;
-  }
-  present(): Promise<boolean> {
-    return isFile(join(this.path, 'oci-layout'));
-  }
-  open(ctx: SourceContext): ImageSource {
-    return new OciLayoutSource(this.path, ctx.image, this.name);
-  }
-}
+const layout = layoutTransport({
+  transport: 'oci',
+  present: (path) => isFile(join(path, 'oci-layout')),
+  open: (path, image, name) => new OciLayoutSource(path, image, name),
+});
 
-/** oci:DIR[:NAME]; without NAME, the image named by the planned reference, or the only one. */
-export function ociLayoutRef(path: string, name: string | null = null): SourceRef {
-  return new OciLayoutSourceRef(path, name);
-}
-
-export const ociLayoutTransport: Transport = {
-  name: 'oci',
-  parse(location: string): SourceRef {
-    const { path, name } = splitPathAndName('oci', location);
-    return ociLayoutRef(path, name);
-  },
-};
+/** oci:PATH[:NAME] */
+export const ociLayoutRef = layout.ref;
+export const ociLayoutTransport = layout.transport;

@@ -1,9 +1,7 @@
 // RegistrySource: an image in a registry (docker://), against the real test registry.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { SourceError } from '../../src/errors.js';
 import { Reference } from '../../src/oci/reference.js';
@@ -13,19 +11,10 @@ import { RegistryResolver, type Endpoint } from '../../src/registry/resolver.js'
 import { dockerRef, RegistrySource } from '../../src/source/docker.js';
 import { freePort, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { pushNewImage, type BuiltImage } from '../helpers/test-images.js';
+import { type Pushed, OCI_INDEX, OCI_MANIFEST, readAll, sha256, signal } from '../helpers/source-fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
-type Pushed = BuiltImage & { pushedDigest: string };
 
-const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-const signal = () => AbortSignal.timeout(20_000);
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
 describe('RegistrySource (real registry)', () => {
   let registry: TestRegistry;

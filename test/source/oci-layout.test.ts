@@ -1,10 +1,8 @@
 // OciLayoutSource (oci:DIR[:NAME]) on layouts skopeo writes from the real test registry.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { SourceError } from '../../src/errors.js';
@@ -13,21 +11,11 @@ import { RegistryResolver } from '../../src/registry/resolver.js';
 import { ociLayoutRef, OciLayoutSource } from '../../src/source/oci-layout.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { pushNewImage, type BuiltImage } from '../helpers/test-images.js';
+import { type Pushed, OCI_INDEX, OCI_MANIFEST, blobDesc, readAll, sha256, signal } from '../helpers/source-fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const exec = promisify(execFile);
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
-type Pushed = BuiltImage & { pushedDigest: string };
 
-const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-const signal = () => AbortSignal.timeout(20_000);
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
-const blobDesc = (digest: string, size: number) => ({ mediaType: 'application/octet-stream', digest, size });
 
 describe('OciLayoutSource (layouts written by skopeo)', () => {
   let registry: TestRegistry;
