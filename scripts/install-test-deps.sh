@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 DEBIAN_PACKAGES=(
   docker-registry   # distribution 2.8.2: the registry the tests fetch from
   skopeo            # pushes test images, and checks our archives
-  podman            # loads our archives into a throwaway storage
+  podman            # loads our archives into a throwaway storage; a local store to build from
+  docker.io         # dockerd 20.10: a private daemon to build from (docker-daemon:, --local-store docker)
   umoci             # inspects OCI layouts
   apache2-utils     # htpasswd for the Basic-auth registry
   openssl           # test CA and certificates

@@ -135,7 +135,9 @@ export async function copyImage(source: ImageSource, destination: ImageDestinati
     }
     const platform = platformOfConfig(configBytes);
     if (resolved.indexDigest === null && platform && (platform.architecture !== options.platform.architecture || platform.os !== options.platform.os)) {
-      warnings.push(`${reference} is a single-platform image for ${formatPlatform(platform)}, not ${formatPlatform(options.platform)}`);
+      const what = `${reference} is a single-platform image for ${formatPlatform(platform)}, not ${formatPlatform(options.platform)}`;
+      if (source.platformMustMatch) throw new SourceError('PLATFORM', `${what} (from ${source.description}); the target needs ${formatPlatform(options.platform)}`, reference);
+      warnings.push(what);
     }
     await destination.putBlob(config, Readable.from([configBytes]), signal);
     options.onBytes?.(configBytes.length);

@@ -39,6 +39,12 @@ export interface LockedImage {
   readonly manifest: LockedBlob;
   readonly config: LockedBlob;
   readonly layers: readonly LockedBlob[];
+  /**
+   * Where the image was read when it was locked ("registry HOST",
+   * "containers-storage NAME"), for people reading the lock; a build checks
+   * the digests, wherever they come from.
+   */
+  readonly source?: string;
 }
 
 export interface LockFile {
@@ -145,6 +151,8 @@ export function checkLock(doc: unknown): { lock: LockFile; problems: [] } | { lo
         if (b) layers.push(b);
       });
     } else problems.push(`${at}.layers is ${entry.layers === undefined ? 'missing' : typeName(entry.layers)}; expected an array`);
+    let source: string | undefined;
+    if (entry.source !== undefined) source = string(entry.source, `${at}.source`) ?? undefined;
     if (problems.length > before) return;
     const key = lockKey(reference!, arch!);
     const first = seen.get(key);
@@ -153,7 +161,7 @@ export function checkLock(doc: unknown): { lock: LockFile; problems: [] } | { lo
       return;
     }
     seen.set(key, i);
-    images.push({ reference: reference!, arch: arch!, platform: platform!, indexDigest, manifest: manifest!, config: config!, layers });
+    images.push({ reference: reference!, arch: arch!, platform: platform!, indexDigest, manifest: manifest!, config: config!, layers, ...(source === undefined ? {} : { source }) });
   });
   if (problems.length > 0) return { lock: null, problems };
   return { lock: { lockfileVersion: LOCK_VERSION, generator: generator!, images }, problems: [] };

@@ -115,6 +115,18 @@ export class Reference {
     return new Reference(registry, repository, tag ?? (digest ? null : 'latest'), digest);
   }
 
+  /**
+   * Parses a name as docker prints it ("busybox:1", "team/app"), filling in
+   * Docker Hub and library/ as docker does. Only for reading what docker
+   * wrote (archives, its image store); what a user writes must be fully qualified.
+   */
+  static parseFamiliar(text: string): Reference {
+    const first = text.split('/')[0]!;
+    const hasHost = text.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost');
+    if (hasHost) return Reference.parse(text);
+    return Reference.parse(`docker.io/${text.includes('/') ? text : `library/${text}`}`);
+  }
+
   /** Builds a reference from its parts, checking them as parse does. */
   static of(registry: string, repository: string, tag: string | null, digest: string | null = null): Reference {
     return Reference.parse(`${registry}/${repository}${tag ? `:${tag}` : ''}${digest ? `@${digest}` : ''}`);

@@ -3,6 +3,7 @@
 // instead of extracting the archive first.
 
 import { open } from 'node:fs/promises';
+import { posix } from 'node:path';
 
 export interface TarEntry {
   /** Offset of the file's first data byte. */
@@ -45,7 +46,34 @@ function paxPath(data: Buffer): string | undefined {
 
 const normalise = (name: string) => name.replace(/^(\.\/)+/, '').replace(/^\/+/, '');
 
-/** Regular files of the tar, by normalised name. Throws on a malformed header. */
+interface Link {
+  readonly name: string;
+  readonly target: string;
+  readonly hard: boolean;
+}
+
+/**
+ * Links to regular files of the tar become entries of their own (docker save
+ * links a layer that two images share: `<id>/layer.tar -> ../<other>/layer.tar`).
+ * A link to anything else, or out of the tar, is left out.
+ */
+function resolveLinks(entries: Map<string, TarEntry>, links: readonly Link[]): void {
+  for (let pass = 0; pass < 8; pass++) {
+    let added = false;
+    for (const l of links) {
+      if (entries.has(l.name)) continue;
+      const target = l.hard ? normalise(l.target) : posix.normalize(posix.join(posix.dirname(l.name), l.target));
+      const e = entries.get(target);
+      if (e && !target.startsWith('../')) {
+        entries.set(l.name, e);
+        added = true;
+      }
+    }
+    if (!added) return;
+  }
+}
+
+/** Regular files of the tar (and links to them), by normalised name. Throws on a malformed header. */
 export async function indexTar(file: string, maxEntries = 100_000): Promise<Map<string, TarEntry>> {
   const fh = await open(file, 'r');
   try {
@@ -54,6 +82,7 @@ export async function indexTar(file: string, maxEntries = 100_000): Promise<Map<
     const block = Buffer.alloc(512);
     let pos = 0;
     let longName: string | undefined;
+    const links: Link[] = [];
     while (pos + 512 <= fileSize) {
       const { bytesRead } = await fh.read(block, 0, 512, pos);
       if (bytesRead < 512) break;
@@ -77,10 +106,13 @@ export async function indexTar(file: string, maxEntries = 100_000): Promise<Map<
         if (type === '0' || type === '7') {
           entries.set(normalise(name), { offset: data, size });
           if (entries.size > maxEntries) throw new Error(`tar has more than ${maxEntries} files`);
+        } else if (type === '1' || type === '2') {
+          links.push({ name: normalise(name), target: field(block, 157, 100), hard: type === '1' });
         }
       }
       pos = data + Math.ceil(size / 512) * 512;
     }
+    resolveLinks(entries, links);
     return entries;
   } finally {
     await fh.close();

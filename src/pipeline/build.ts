@@ -28,7 +28,7 @@ async function prepareArchiveDir(output: ImageOutput): Promise<void> {
 async function buildImage(run: BuildRun, p: Pinned, options: BuildOptions, onResolved: () => void): Promise<BuiltImage> {
   run.signal.throwIfAborted();
   const c = p.container;
-  const opened = await openSource(p, run.registries, { containerDir: options.containerDir, offline: options.offline });
+  const opened = await openSource(p, run.registries, options.sources);
   const r = await run.resolving(() => resolveOpened(p, opened, run.signal));
   onResolved();
   try {

@@ -8,14 +8,14 @@ import { lockKey } from '../lock/lock-file.js';
 import type { Plan } from '../plan/plan.js';
 import type { RegistryClientOptions } from '../registry/client.js';
 import { RegistryResolver } from '../registry/resolver.js';
+import type { CandidateOptions } from '../source/candidates.js';
 import { limiter } from '../util/limit.js';
 import { pinAll } from './pin.js';
 import { openSource, resolveOpened } from './resolve.js';
 
 export interface LockOptions {
   readonly registry: Omit<RegistryClientOptions, 'userAgent'>;
-  readonly containerDir?: string;
-  readonly offline: boolean;
+  readonly sources: CandidateOptions;
   readonly signal: AbortSignal;
   readonly jobs: number;
   readonly generator: string;
@@ -30,7 +30,7 @@ export async function resolveForLock(plans: readonly Plan[], opts: LockOptions):
     const work = plans.flatMap((plan) =>
       pinAll(plan, null).map((p) =>
         limit(async (): Promise<LockedImage> => {
-          const opened = await openSource(p, registries, opts);
+          const opened = await openSource(p, registries, opts.sources);
           const r = await resolveOpened(p, opened, opts.signal);
           await r.source.close();
           return {
@@ -41,6 +41,7 @@ export async function resolveForLock(plans: readonly Plan[], opts: LockOptions):
             manifest: { digest: r.image.manifest.digest, size: r.image.manifest.bytes.length, mediaType: r.image.parsed.mediaType },
             config: blob(r.image.parsed.config),
             layers: r.image.parsed.layers.map(blob),
+            source: r.origin,
           };
         }),
       ),

@@ -6,6 +6,7 @@ import type { Descriptor } from '../oci/manifest.js';
 import type { ImageOutput } from '../output/types.js';
 import type { PlannedContainer } from '../plan/plan.js';
 import type { RegistryClientOptions } from '../registry/client.js';
+import type { CandidateOptions } from '../source/candidates.js';
 
 /** Parallel downloads, manifest lookups and archive writes (Docker pulls 3 at a time). */
 export const DEFAULT_JOBS = 4;
@@ -13,8 +14,8 @@ export const DEFAULT_JOBS = 4;
 export interface BuildOptions {
   /** Where the image's files go. */
   readonly output: ImageOutput;
-  readonly containerDir?: string;
-  readonly offline: boolean;
+  /** Where images may come from besides the registry, and whether the network may be used. */
+  readonly sources: CandidateOptions;
   readonly registry: Omit<RegistryClientOptions, 'userAgent'>;
   /** Seconds since the epoch for archive entries (SOURCE_DATE_EPOCH). */
   readonly mtime: number;

@@ -4,7 +4,7 @@
 import { resolveImage, type ResolvedImage } from '../copy/copy-image.js';
 import { parsePlatform, type Platform } from '../oci/platform.js';
 import type { RegistryResolver } from '../registry/resolver.js';
-import { candidatesFor, chooseSource, type CandidateOptions } from '../source/candidates.js';
+import { sourceFor, type CandidateOptions } from '../source/candidates.js';
 import type { ImageSource } from '../source/types.js';
 import { checkPin, type Pinned } from './pin.js';
 
@@ -21,7 +21,7 @@ export interface Resolved extends OpenedSource {
 
 /** Picks the first candidate source that has the image, and opens it. */
 export async function openSource(p: Pinned, registries: RegistryResolver, opts: CandidateOptions): Promise<OpenedSource> {
-  const chosen = await chooseSource(p.container.ref, candidatesFor(p.container.ref, p.fetchRef, opts));
+  const chosen = await sourceFor(p.container.ref, p.fetchRef, opts);
   return { source: chosen.open({ image: p.container.ref, registries }), origin: chosen.origin, platform: parsePlatform(p.container.platform) };
 }
 

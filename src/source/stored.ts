@@ -80,6 +80,7 @@ export class StoredSource implements ImageSource {
   readonly description: string;
   /** Every blob went through the store's digest check in this build. */
   readonly blobsVerified = true;
+  readonly platformMustMatch: boolean | undefined;
   constructor(
     private readonly inner: ImageSource,
     private readonly manifest: FetchedManifest,
@@ -87,6 +88,7 @@ export class StoredSource implements ImageSource {
     private readonly reference: string,
   ) {
     this.description = inner.description;
+    this.platformMustMatch = inner.platformMustMatch;
   }
 
   async getManifest(): Promise<FetchedManifest> {

@@ -1,12 +1,22 @@
 // The table of transports: the one list a transport is added to.
 
 import { ReferenceFormatError } from '../errors.js';
+import { containersStorageTransport } from './containers-storage.js';
+import { dockerArchiveTransport } from './docker-archive.js';
+import { dockerDaemonTransport } from './docker-daemon.js';
 import { dockerTransport } from './docker.js';
 import { ociArchiveTransport } from './oci-archive.js';
 import { ociLayoutTransport } from './oci-layout.js';
 import type { SourceRef, Transport } from './types.js';
 
-export const TRANSPORTS: readonly Transport[] = [dockerTransport, ociLayoutTransport, ociArchiveTransport];
+export const TRANSPORTS: readonly Transport[] = [
+  dockerTransport,
+  ociLayoutTransport,
+  ociArchiveTransport,
+  dockerArchiveTransport,
+  containersStorageTransport,
+  dockerDaemonTransport,
+];
 
 /** Parses `TRANSPORT:LOCATION` as skopeo spells it (containers-transports(5)). */
 export function parseSourceRef(text: string): SourceRef {

@@ -38,6 +38,12 @@ export interface ImageSource {
    * blobs are verified.
    */
   blobFile?(desc: Descriptor, signal: AbortSignal): Promise<string>;
+  /**
+   * true for a single image from a local store or archive: its platform must
+   * be the target's (a registry's single-platform image only draws a warning,
+   * as many are published for one platform without saying so).
+   */
+  readonly platformMustMatch?: boolean;
   close(): Promise<void>;
 }
 

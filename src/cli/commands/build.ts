@@ -12,6 +12,7 @@ import { makePlan } from '../../plan/plan.js';
 import { DEFAULT_RETRY } from '../../registry/retry.js';
 import { positiveInt, REGISTRY_OPTIONS, registryOptionsFrom } from '../registry-options.js';
 import { parseCommand, SELECTION_OPTIONS, selectionFrom } from '../args.js';
+import { SOURCE_OPTIONS, sourceChoicesFrom } from '../source-options.js';
 import { EXIT } from '../exit-codes.js';
 import type { Io } from '../io.js';
 import { version } from '../version.js';
@@ -19,6 +20,7 @@ import { buildJson, buildText } from '../../report/report.js';
 import { plainProgress, ttyProgress } from '../progress.js';
 
 export const BUILD_HELP = `usage: imgdesc build DESCRIPTION [--root DIR] [--profile NAME]... [--target-arch ARCH]
+              [--source REF=TRANSPORT:LOCATION]... [--local-store podman|docker|none]
               [--container-dir DIR] [--offline] [--authfile FILE] [--tls-verify=false]
               [--cert-dir DIR] [--retries N] [--timeout SECONDS] [--templates DIR]
               [--cache-dir DIR | --no-cache] [--jobs N] [--locked] [--json] [--quiet]
@@ -29,6 +31,13 @@ then writes and enables the systemd units that load the non-fetch_only ones
 into their backend on first boot (kiwi_containers.service).
 
   --root DIR           image root to write into (default ./build/root; created if missing)
+  --source REF=TRANSPORT:LOCATION
+                       take the planned image REF (as imgdesc plan prints it) from exactly
+                       this source: docker://HOST/REPO[:TAG|@DIGEST], oci:DIR[:NAME],
+                       oci-archive:FILE[:NAME], docker-archive:FILE[:NAME],
+                       containers-storage:NAME, docker-daemon:NAME (repeatable)
+  --local-store STORE  podman, docker or none (default): look every other image up in
+                       that store first, by its planned reference
   --container-dir DIR  pre-fetched images: DIR/<reference>.ociarchive or an OCI layout at
                        DIR/<reference>/ (OBS _obsrepositories layout); on an OBS worker
                        (/.buildenv) the default is /usr/src/packages/SOURCES/containers/_obsrepositories
@@ -54,6 +63,7 @@ fetched by digest. Archive entries get their mtime from SOURCE_DATE_EPOCH
 const BUILD_OPTIONS = {
   ...SELECTION_OPTIONS,
   ...REGISTRY_OPTIONS,
+  ...SOURCE_OPTIONS,
   root: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   templates: { type: 'string' },
@@ -108,6 +118,8 @@ export async function buildCommand(argv: string[], io: Io): Promise<number> {
 
   const description = await loadDescription(sel.description);
   const plan = makePlan(description, { profiles: sel.profiles, arch: sel.arch });
+  const offline = Boolean(values.offline);
+  const sources = sourceChoicesFrom('build', values, [plan], offline);
   if (!quiet) for (const note of plan.notes) io.err(`note: ${note}`);
   const lockFile = lockPathFor(description.file);
   const lock = await readLock(lockFile);
@@ -131,8 +143,7 @@ export async function buildCommand(argv: string[], io: Io): Promise<number> {
     const output = await RootDirOutput.open((values.root as string | undefined) ?? 'build/root');
     const result = await build(plan, {
       output,
-      containerDir: containerDirFor(values['container-dir'] as string | undefined),
-      offline: Boolean(values.offline),
+      sources: { ...sources, containerDir: containerDirFor(values['container-dir'] as string | undefined), offline },
       registry,
       mtime,
       templatesDir: values.templates as string | undefined,

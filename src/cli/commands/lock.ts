@@ -7,11 +7,13 @@ import { hostArch, parseCommand, SELECTION_OPTIONS } from '../args.js';
 import { EXIT } from '../exit-codes.js';
 import type { Io } from '../io.js';
 import { REGISTRY_OPTIONS, registryOptionsFrom } from '../registry-options.js';
+import { SOURCE_OPTIONS, sourceChoicesFrom } from '../source-options.js';
 import { version } from '../version.js';
 import { interruptSignal } from './build.js';
 import { UsageError } from '../../errors.js';
 
 export const LOCK_HELP = `usage: imgdesc lock DESCRIPTION [--profile NAME]... [--target-arch ARCH]...
+             [--source REF=TRANSPORT:LOCATION]... [--local-store podman|docker|none]
              [--container-dir DIR] [--offline] [--authfile FILE] [--tls-verify=false]
              [--cert-dir DIR] [--json]
 
@@ -23,6 +25,7 @@ directory). imgdesc build then fetches those exact images by digest.`;
 const LOCK_OPTIONS = {
   ...SELECTION_OPTIONS,
   ...REGISTRY_OPTIONS,
+  ...SOURCE_OPTIONS,
   'target-arch': { type: 'string', multiple: true },
 } as const;
 
@@ -38,13 +41,14 @@ export async function lockCommand(argv: string[], io: Io): Promise<number> {
   const registry = registryOptionsFrom('lock', values);
   const description = await loadDescription(positionals[0]!);
   const plans = arches.map((arch) => makePlan(description, { profiles, arch }));
+  const offline = Boolean(values.offline);
+  const sources = sourceChoicesFrom('lock', values, plans, offline);
   const interrupt = interruptSignal();
   try {
     const generator = `imgdesc ${version()}`;
     const images = await resolveForLock(plans, {
       registry,
-      containerDir: containerDirFor(values['container-dir']),
-      offline: Boolean(values.offline),
+      sources: { ...sources, containerDir: containerDirFor(values['container-dir']), offline },
       signal: interrupt.signal,
       jobs: 8,
       generator,
