@@ -94,6 +94,11 @@ export async function resolveImage(source: ImageSource, options: CopyOptions): P
   }
 }
 
+/** The manifest as a destination stores it: its bytes, with the media type the parse settled on. */
+export function manifestToCommit(resolved: ResolvedImage): FetchedManifest {
+  return { ...resolved.manifest, mediaType: resolved.parsed.mediaType };
+}
+
 async function readConfig(source: ImageSource, desc: Descriptor, options: CopyOptions): Promise<Buffer> {
   if (desc.size > MAX_CONFIG_BYTES) throw new SourceError('PROTOCOL', `${options.reference}: config is ${desc.size} bytes, over the ${MAX_CONFIG_BYTES}-byte limit`, options.reference);
   const chunks: Buffer[] = [];
@@ -164,7 +169,7 @@ export async function copyImage(source: ImageSource, destination: ImageDestinati
         throw asSourceError(err, reference, `layer ${layer.digest}`);
       }
     }
-    const manifest = { ...resolved.manifest, mediaType: resolved.parsed.mediaType };
+    const manifest = manifestToCommit(resolved);
     try {
       await destination.commit(manifest, { config, layers }, signal);
     } catch (err) {

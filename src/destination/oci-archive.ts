@@ -100,8 +100,30 @@ class ArchiveWriter extends Writable {
   }
 }
 
-function* placeholderChunks(size: number): Generator<Buffer> {
-  for (let left = size; left > 0; left -= PLACEHOLDER.length) yield PLACEHOLDER.subarray(0, Math.min(left, PLACEHOLDER.length));
+function* chunksOf(buffer: Buffer, size: number): Generator<Buffer> {
+  for (let left = size; left > 0; left -= buffer.length) yield buffer.subarray(0, Math.min(left, buffer.length));
+}
+
+/** Bodies of a layout that is only measured: plain zeros the writer counts like any bytes. */
+const MEASURED = Buffer.alloc(1 << 20);
+
+/** An output file that only counts: what the archive's size would be. */
+class CountingFile implements OutputFile {
+  readonly fd = null;
+  size = 0;
+  async write(chunk: Buffer, position: number): Promise<void> {
+    this.size = Math.max(this.size, position + chunk.length);
+  }
+  async commit(): Promise<void> {}
+  async abort(): Promise<void> {}
+}
+
+/** What an archive will hold, for outputs that need its size before the first byte. */
+export interface ArchiveContents {
+  /** The manifest as the copy step commits it. */
+  readonly manifest: FetchedManifest;
+  readonly config: Descriptor;
+  readonly layers: readonly Descriptor[];
 }
 
 export class OciArchiveDestination implements ImageDestination {
@@ -134,18 +156,44 @@ export class OciArchiveDestination implements ImageDestination {
     return this.writer.position;
   }
 
-  /** Starts the archive at `path` of the output and writes its fixed head. */
-  static async open(output: ImageOutput, path: string, options: ArchiveOptions): Promise<OciArchiveDestination> {
-    const dest = new OciArchiveDestination(path, await output.createFile(path, {}), options);
+  /**
+   * Starts the archive at `path` of the output and writes its fixed head.
+   * An output that needs sizes up front gets the exact size, which `contents` gives.
+   */
+  static async open(output: ImageOutput, path: string, options: ArchiveOptions, contents?: ArchiveContents): Promise<OciArchiveDestination> {
+    let size: number | undefined;
+    if (output.needsSize) {
+      if (!contents) throw new Error(`${output.description} needs the size of ${path} up front, and no contents were given`);
+      size = await OciArchiveDestination.sizeOf(contents, options);
+    }
+    const dest = new OciArchiveDestination(path, await output.createFile(path, { size }), options);
+    await dest.head();
+    return dest;
+  }
+
+  /**
+   * The exact size of the archive `contents` make: the same layout, with
+   * zeros for bodies, written to a file that only counts.
+   */
+  static async sizeOf(contents: ArchiveContents, options: ArchiveOptions): Promise<number> {
+    const counter = new CountingFile();
+    const dry = new OciArchiveDestination('(measured)', counter, { ...options, copier: undefined });
+    await dry.head();
+    const signal = new AbortController().signal;
+    for (const d of [contents.config, ...contents.layers]) await dry.putBlob(d, Readable.from(chunksOf(MEASURED, d.size)), signal);
+    await dry.commit(contents.manifest, contents);
+    return counter.size;
+  }
+
+  private async head(): Promise<void> {
     try {
-      await dest.entry(dest.header('oci-layout', 0), Buffer.from('{"imageLayoutVersion":"1.0.0"}'));
-      await dest.entry(dest.header('blobs/', 0, 'directory'));
-      await dest.entry(dest.header('blobs/sha256/', 0, 'directory'));
+      await this.entry(this.header('oci-layout', 0), Buffer.from('{"imageLayoutVersion":"1.0.0"}'));
+      await this.entry(this.header('blobs/', 0, 'directory'));
+      await this.entry(this.header('blobs/sha256/', 0, 'directory'));
     } catch (err) {
-      await dest.abort();
+      await this.abort();
       throw err;
     }
-    return dest;
   }
 
   private header(name: string, size: number, type: 'file' | 'directory' = 'file'): EntryHeader {
@@ -176,7 +224,7 @@ export class OciArchiveDestination implements ImageDestination {
     });
   }
 
-  async putBlob(desc: Descriptor, stream: Readable): Promise<void> {
+  async putBlob(desc: Descriptor, stream: Readable, _signal?: AbortSignal): Promise<void> {
     if (this.written.has(desc.digest)) {
       stream.destroy();
       return;
@@ -201,7 +249,7 @@ export class OciArchiveDestination implements ImageDestination {
     if (!this.options.copier || this.file.fd === null || desc.size === 0) return this.putBlob(desc, createReadStream(file, { highWaterMark: 1 << 20 }));
     if (this.written.has(desc.digest)) return;
     this.writer.waiting.push({ file, desc, left: desc.size });
-    await this.putBlob(desc, Readable.from(placeholderChunks(desc.size)));
+    await this.putBlob(desc, Readable.from(chunksOf(PLACEHOLDER, desc.size)));
   }
 
   private async copyFile(placed: PlacedFile, position: number): Promise<void> {

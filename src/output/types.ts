@@ -7,6 +7,8 @@
 export interface ImageOutput {
   /** For messages: "root /srv/root", "overlay out.tar". */
   readonly description: string;
+  /** true when createFile needs the file's final size up front (a stream writing entry headers). */
+  readonly needsSize: boolean;
   /** Creates the directory and any missing parents (mode 0755); an existing one is kept. */
   mkdir(path: string): Promise<void>;
   /**

@@ -55,6 +55,17 @@ async function writeArchive(target: string, put: (d: OciArchiveDestination, l: (
 }
 
 describe('OciArchiveDestination', () => {
+  test('sizeOf gives the exact size of the archive the same contents make, long (pax) names and empty blobs included', async (t) => {
+    const dir = await tempDir(t);
+    const target = join(dir, 'app_1');
+    await writeArchive(target, (d, l) => d.putBlob(l.desc, Readable.from([l.bytes]), new AbortController().signal));
+    const contents = { manifest, config: config.desc, layers: layers.map((l) => l.desc) };
+    const written = (await readFile(target)).length;
+    assert.equal(await OciArchiveDestination.sizeOf(contents, { reference: 'registry.example.org/app:1', mtime: 0 }), written);
+    // The reference is in index.json and manifest.json: a longer one makes a longer archive.
+    assert.notEqual(await OciArchiveDestination.sizeOf(contents, { reference: `registry.example.org/${'a'.repeat(600)}:1`, mtime: 0 }), written);
+  });
+
   test('files copied in by worker threads give the same bytes as the same blobs streamed in', async (t) => {
     const dir = await tempDir(t);
     const files = await Promise.all(
