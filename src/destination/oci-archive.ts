@@ -162,7 +162,7 @@ export class OciArchiveDestination implements ImageDestination {
    */
   static async open(output: ImageOutput, path: string, options: ArchiveOptions, contents?: ArchiveContents): Promise<OciArchiveDestination> {
     let size: number | undefined;
-    if (output.needsSize) {
+    if (output.streaming) {
       if (!contents) throw new Error(`${output.description} needs the size of ${path} up front, and no contents were given`);
       size = await OciArchiveDestination.sizeOf(contents, options);
     }

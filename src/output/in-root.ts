@@ -12,8 +12,9 @@
 // runs; nothing else is expected to change the tree meanwhile.
 
 import type { Stats } from 'node:fs';
-import { lstat, mkdir, readlink } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { directoryMode } from './types.js';
 import { OutputError } from '../errors.js';
 import { errnoCode, errnoText } from '../util/errno.js';
 
@@ -75,7 +76,7 @@ export async function resolveInRoot(root: string, path: string, options: WalkOpt
     const image = `/${[...done, name].join('/')}`;
     const needDir = pending.length > 0 || options.dirAtEnd;
     let info = await lstatOrNull(host, (err) => fail(`${image}: ${errnoText(err)}`, host, err));
-    if (info === null && options.create && needDir) info = await makeDir(host, (err) => fail(`cannot create ${image}: ${errnoText(err)}`, host, err));
+    if (info === null && options.create && needDir) info = await makeDir(host, directoryMode(image), (err) => fail(`cannot create ${image}: ${errnoText(err)}`, host, err));
     if (info?.isSymbolicLink()) {
       if (++links > MAX_LINKS) throw fail(`the link ${image} cannot be followed inside the root (more than ${MAX_LINKS} links; a loop?)`, host);
       const target = await readlink(host).catch((err: unknown) => {
@@ -106,9 +107,11 @@ async function lstatOrNull(host: string, fail: (err: unknown) => OutputError): P
 }
 
 /** Creates one directory whose parent exists; what is there afterwards (a racing link too) is returned for the walk to judge. */
-async function makeDir(host: string, fail: (err: unknown) => OutputError): Promise<Stats> {
+async function makeDir(host: string, mode: number, fail: (err: unknown) => OutputError): Promise<Stats> {
   try {
-    await mkdir(host, { mode: 0o755 });
+    await mkdir(host, { mode });
+    // mkdir(2) applies the umask; a sticky, world-writable directory must be exactly that.
+    if (mode !== 0o755) await chmod(host, mode);
   } catch (err) {
     if (errnoCode(err) !== 'EEXIST') throw fail(err);
   }

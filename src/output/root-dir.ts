@@ -40,7 +40,7 @@ export async function prepareRoot(root: string): Promise<string> {
 type Verb = 'create' | 'write' | 'link' | 'remove' | 'list' | 'read' | 'resolve';
 
 export class RootDirOutput implements ImageOutput {
-  readonly needsSize = false;
+  readonly streaming = false;
   readonly description: string;
 
   private constructor(

@@ -7,8 +7,12 @@
 export interface ImageOutput {
   /** For messages: "root /srv/root", "overlay out.tar". */
   readonly description: string;
-  /** true when createFile needs the file's final size up front (a stream writing entry headers). */
-  readonly needsSize: boolean;
+  /**
+   * true for a stream (a tar): it takes one file at a time, in path order,
+   * each with its final size up front. The pipeline then installs the units
+   * before the archives and writes the archives one by one, sorted.
+   */
+  readonly streaming: boolean;
   /** Creates the directory and any missing parents (mode 0755); an existing one is kept. */
   mkdir(path: string): Promise<void>;
   /**
@@ -47,4 +51,12 @@ export interface OutputFile {
   commit(): Promise<void>;
   /** Drops everything written; safe to call more than once, and after commit (then it does nothing). */
   abort(): Promise<void>;
+}
+
+/** Directories a booted system needs world-writable and sticky; every other directory is 0755. */
+const STICKY = new Set(['/tmp', '/var/tmp']);
+
+/** The mode of a directory an output creates at in-image `path`. */
+export function directoryMode(path: string): number {
+  return STICKY.has(path.replace(/\/+$/, '')) ? 0o1777 : 0o755;
 }

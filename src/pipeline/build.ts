@@ -15,7 +15,7 @@ import { pinAll, type Pinned } from './pin.js';
 import { openSource, resolveOpened } from './resolve.js';
 import { BuildRun } from './run.js';
 import { installRendered, renderWhenResolved } from './units.js';
-import { writeArchive } from './write.js';
+import { writeArchive, WriteOrder } from './write.js';
 
 /** Makes the archive directory, and removes temporary files an interrupted earlier build left there. */
 async function prepareArchiveDir(output: ImageOutput): Promise<void> {
@@ -25,7 +25,7 @@ async function prepareArchiveDir(output: ImageOutput): Promise<void> {
 }
 
 /** One image: resolve → fetch → write. `onResolved` is called once its manifest is known. */
-async function buildImage(run: BuildRun, p: Pinned, options: BuildOptions, onResolved: () => void): Promise<BuiltImage> {
+async function buildImage(run: BuildRun, p: Pinned, options: BuildOptions, order: WriteOrder, onResolved: () => void): Promise<BuiltImage> {
   run.signal.throwIfAborted();
   const c = p.container;
   const opened = await openSource(p, run.registries, options.sources);
@@ -33,7 +33,8 @@ async function buildImage(run: BuildRun, p: Pinned, options: BuildOptions, onRes
   onResolved();
   try {
     const fetched = await fetchBlobs(run, c, r, options.onEvent);
-    const { result, size } = await writeArchive(run, options.output, c, r, options.mtime);
+    await order.turn(c.archive);
+    const { result, size } = await writeArchive(run, options.output, c, r, options.mtime).finally(() => order.done(c.archive));
     const built: BuiltImage = {
       reference: c.reference,
       archive: c.archive,
@@ -77,16 +78,24 @@ export async function build(plan: Plan, options: BuildOptions): Promise<BuildRes
   const run = await BuildRun.start({ ...options, jobs: Math.max(1, options.jobs ?? DEFAULT_JOBS) }, plan.containers.length > 0);
 
   const resolutions: Promise<void>[] = [];
+  let resolvedAll!: () => void;
+  const rendering = renderWhenResolved(new Promise<void>((r) => (resolvedAll = r)), plan.containers, options);
+  rendering.catch((err: unknown) => run.stop(err));
+  // A stream takes the units first and the archives one by one, sorted; a
+  // directory takes the units last, so they never point at missing archives.
+  const unitsFirst = output.streaming ? rendering.then((u) => installRendered(output, u)) : null;
+  unitsFirst?.catch((err: unknown) => run.stop(err));
+  const order = unitsFirst ? WriteOrder.sorted(plan.containers.map((c) => c.archive), unitsFirst, run.signal) : WriteOrder.free();
+
   const runs = pinAll(plan, options.lock ?? null).map((p) => {
     // An image counts as resolved when its manifest is, or else when it ends.
     let resolved!: () => void;
     resolutions.push(new Promise<void>((r) => (resolved = r)));
-    const image = buildImage(run, p, options, resolved).finally(resolved);
+    const image = buildImage(run, p, options, order, resolved).finally(resolved);
     image.catch((err: unknown) => run.stop(err));
     return image;
   });
-  const rendering = renderWhenResolved(Promise.all(resolutions), plan.containers, options);
-  rendering.catch((err: unknown) => run.stop(err));
+  void Promise.all(resolutions).then(resolvedAll);
 
   let settled: PromiseSettledResult<BuiltImage>[];
   try {
@@ -98,10 +107,11 @@ export async function build(plan: Plan, options: BuildOptions): Promise<BuildRes
   if (failure) {
     // A template error, when there is one, is what stopped the images.
     await rendering;
+    await unitsFirst;
     throw failure;
   }
   const images = settled.map((s) => (s as PromiseFulfilledResult<BuiltImage>).value);
-  const units = await installRendered(output, await rendering);
+  const units = await (unitsFirst ?? rendering.then((u) => installRendered(output, u)));
   await output.close();
   return { output: output.description, root: await output.hostPath('/'), images, units };
 }

@@ -25,3 +25,49 @@ export function writeArchive(run: BuildRun, output: ImageOutput, container: Plan
     return { result, size: destination.size };
   });
 }
+
+/**
+ * When each archive may be written. Into a directory: at once, several at a
+ * time. Into a stream: one by one in path order, after `first` (the units,
+ * whose paths sort before the archives'), so the stream stays sorted.
+ */
+export class WriteOrder {
+  private constructor(
+    private readonly turns: ReadonlyMap<string, Promise<void>>,
+    private readonly finished: ReadonlyMap<string, () => void>,
+    private readonly signal: AbortSignal | null,
+  ) {}
+
+  static free(): WriteOrder {
+    return new WriteOrder(new Map(), new Map(), null);
+  }
+
+  static sorted(archives: readonly string[], first: Promise<unknown>, signal: AbortSignal): WriteOrder {
+    const turns = new Map<string, Promise<void>>();
+    const finished = new Map<string, () => void>();
+    let previous: Promise<unknown> = first;
+    for (const archive of [...new Set(archives)].sort()) {
+      turns.set(archive, previous.then(() => undefined));
+      previous = new Promise<void>((resolve) => finished.set(archive, resolve));
+    }
+    return new WriteOrder(turns, finished, signal);
+  }
+
+  /** Resolves when `archive` may be written; rejects when the build stops first. */
+  turn(archive: string): Promise<void> {
+    const turn = this.turns.get(archive);
+    const signal = this.signal;
+    if (!turn || !signal) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const onAbort = () => reject(signal.reason);
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      turn.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
+  }
+
+  /** `archive` is written (or will never be): the next may go. */
+  done(archive: string): void {
+    this.finished.get(archive)?.();
+  }
+}

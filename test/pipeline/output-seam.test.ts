@@ -18,7 +18,7 @@ import { tempDir } from '../helpers/tmp.js';
 /** Files kept in memory, written strictly in order, each declaring its size first. */
 class StreamOutput implements ImageOutput {
   readonly description = 'stream (test)';
-  readonly needsSize = true;
+  readonly streaming = true;
   readonly files = new Map<string, Buffer>();
   readonly links = new Map<string, string>();
   readonly dirs = new Set<string>();

@@ -2,9 +2,13 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { sharedFileWorkers } from '../../cache/file-workers.js';
 import { lockPathFor, missingFromLock, readLock } from '../../lock/lock-file.js';
+import { openOverlay } from '../../output/overlay-file.js';
 import { RootDirOutput } from '../../output/root-dir.js';
+import type { ImageOutput } from '../../output/types.js';
 import { build } from '../../pipeline/build.js';
-import { DEFAULT_JOBS, type BuildEvent } from '../../pipeline/options.js';
+import { DEFAULT_JOBS, type BuildEvent, type BuildOptions, type BuildResult } from '../../pipeline/options.js';
+import type { Plan } from '../../plan/plan.js';
+import type { LockFile } from '../../lock/lock-file.js';
 import { containerDirFor } from '../../source/candidates.js';
 import { loadDescription } from '../../description/load.js';
 import { AbortedError, DescriptionInvalidError, UsageError } from '../../errors.js';
@@ -19,7 +23,7 @@ import { version } from '../version.js';
 import { buildJson, buildText } from '../../report/report.js';
 import { plainProgress, ttyProgress } from '../progress.js';
 
-export const BUILD_HELP = `usage: imgdesc build DESCRIPTION [--root DIR] [--profile NAME]... [--target-arch ARCH]
+export const BUILD_HELP = `usage: imgdesc build DESCRIPTION [--root DIR | --overlay FILE.tar|-] [--profile NAME]... [--target-arch ARCH]
               [--source REF=TRANSPORT:LOCATION]... [--local-store podman|docker|none]
               [--container-dir DIR] [--offline] [--authfile FILE] [--tls-verify=false]
               [--cert-dir DIR] [--retries N] [--timeout SECONDS] [--templates DIR]
@@ -31,6 +35,9 @@ then writes and enables the systemd units that load the non-fetch_only ones
 into their backend on first boot (kiwi_containers.service).
 
   --root DIR           image root to write into (default ./build/root; created if missing)
+  --overlay FILE|-     write what --root would add as one reproducible tar instead (sorted
+                       entries, uid/gid 0, mtime SOURCE_DATE_EPOCH), for KIWI <archive>,
+                       mkosi --extra-tree, a Containerfile ADD; - is standard output
   --source REF=TRANSPORT:LOCATION
                        take the planned image REF (as imgdesc plan prints it) from exactly
                        this source: docker://HOST/REPO[:TAG|@DIGEST], oci:DIR[:NAME],
@@ -60,11 +67,12 @@ When <description>.lock.json exists (see imgdesc lock), images it pins are
 fetched by digest. Archive entries get their mtime from SOURCE_DATE_EPOCH
 (0 when unset).`;
 
-const BUILD_OPTIONS = {
+export const BUILD_OPTIONS = {
   ...SELECTION_OPTIONS,
   ...REGISTRY_OPTIONS,
   ...SOURCE_OPTIONS,
   root: { type: 'string' },
+  overlay: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   templates: { type: 'string' },
   'cache-dir': { type: 'string' },
@@ -73,6 +81,8 @@ const BUILD_OPTIONS = {
   locked: { type: 'boolean' },
 } as const;
 
+
+type BuildValues = ReturnType<typeof parseCommand<typeof BUILD_OPTIONS>>['values'];
 
 /** $XDG_CACHE_HOME/imgdesc, or ~/.cache/imgdesc. */
 export function defaultCacheDir(env: NodeJS.ProcessEnv): string {
@@ -101,29 +111,52 @@ export function interruptSignal(): { signal: AbortSignal; dispose(): void } {
   };
 }
 
-export async function buildCommand(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseCommand('build', argv, BUILD_OPTIONS);
-  if (values.help) {
-    io.out(BUILD_HELP);
-    return EXIT.OK;
-  }
-  const sel = selectionFrom('build', values, positionals);
-  const registry = registryOptionsFrom('build', values);
+/** Everything a build needs from the command line, short of where its files go. */
+export interface BuildSetup {
+  readonly plan: Plan;
+  readonly options: Omit<BuildOptions, 'output' | 'signal' | 'onEvent'>;
+  readonly json: boolean;
+  readonly quiet: boolean;
+}
+
+/** Reads the options build and compile share, the description and its lock; prints the plan's notes. */
+export async function buildSetup(command: string, values: BuildValues, positionals: string[], io: Io): Promise<BuildSetup> {
+  const sel = selectionFrom(command, values, positionals);
+  const registry = registryOptionsFrom(command, values);
   const mtime = sourceDateEpoch(process.env);
   const quiet = Boolean(values.quiet) || sel.json;
-
-  const jobs = positiveInt('build', 'jobs', values.jobs, DEFAULT_JOBS);
-  if (values['no-cache'] && values['cache-dir']) throw new UsageError('build: --no-cache and --cache-dir exclude each other');
-  const cacheDir = values['no-cache'] ? undefined : ((values['cache-dir'] as string | undefined) ?? defaultCacheDir(process.env));
+  const jobs = positiveInt(command, 'jobs', values.jobs, DEFAULT_JOBS);
+  if (values['no-cache'] && values['cache-dir']) throw new UsageError(`${command}: --no-cache and --cache-dir exclude each other`);
+  const cacheDir = values['no-cache'] ? undefined : (values['cache-dir'] ?? defaultCacheDir(process.env));
 
   const description = await loadDescription(sel.description);
   const plan = makePlan(description, { profiles: sel.profiles, arch: sel.arch });
   const offline = Boolean(values.offline);
-  const sources = sourceChoicesFrom('build', values, [plan], offline);
+  const sources = sourceChoicesFrom(command, values, [plan], offline);
   if (!quiet) for (const note of plan.notes) io.err(`note: ${note}`);
-  const lockFile = lockPathFor(description.file);
+  const lock = await checkedLock(lockPathFor(description.file), plan, Boolean(values.locked), quiet, io);
+  return {
+    plan,
+    json: sel.json,
+    quiet,
+    options: {
+      sources: { ...sources, containerDir: containerDirFor(values['container-dir']), offline },
+      registry,
+      mtime,
+      templatesDir: values.templates,
+      workers: sharedFileWorkers(),
+      cacheDir,
+      jobs,
+      lock,
+      generator: `imgdesc ${version()}`,
+    },
+  };
+}
+
+/** The lock beside the description; with --locked it must exist and cover the plan. */
+async function checkedLock(lockFile: string, plan: Plan, locked: boolean, quiet: boolean, io: Io): Promise<LockFile | null> {
   const lock = await readLock(lockFile);
-  if (values.locked) {
+  if (locked) {
     if (!lock) throw new DescriptionInvalidError(lockFile, [{ message: '--locked, but there is no lock file; run imgdesc lock first', path: '', line: null }]);
     const missing = missingFromLock(lock, plan);
     if (missing.length) {
@@ -135,33 +168,51 @@ export async function buildCommand(argv: string[], io: Io): Promise<number> {
     const missing = missingFromLock(lock, plan);
     if (missing.length) io.err(`note: ${lockFile} has no entry for ${missing.join(', ')} on ${plan.arch}; fetched by tag`);
   }
+  return lock;
+}
 
-  const progress = quiet ? null : io.errTty ? ttyProgress(io.errTty) : plainProgress((l) => io.err(l));
-  const onEvent = progress ? (e: BuildEvent) => progress.onEvent(e) : undefined;
+/** Runs the build into `output`, with progress and SIGINT/SIGTERM handling. */
+export async function runBuild(setup: BuildSetup, output: ImageOutput, io: Io): Promise<BuildResult> {
+  const progress = setup.quiet ? null : io.errTty ? ttyProgress(io.errTty) : plainProgress((l) => io.err(l));
   const interrupt = interruptSignal();
   try {
-    const output = await RootDirOutput.open((values.root as string | undefined) ?? 'build/root');
-    const result = await build(plan, {
-      output,
-      sources: { ...sources, containerDir: containerDirFor(values['container-dir'] as string | undefined), offline },
-      registry,
-      mtime,
-      templatesDir: values.templates as string | undefined,
-      workers: sharedFileWorkers(),
-      cacheDir,
-      jobs,
-      lock,
-      generator: `imgdesc ${version()}`,
-      signal: interrupt.signal,
-      onEvent,
-    });
-    progress?.stop();
-    if (sel.json) io.out(JSON.stringify(buildJson(result), null, 2));
-    else if (!quiet) io.out(buildText(result));
-    if (!quiet) for (const img of result.images) for (const w of img.warnings) io.err(`warning: ${w}`);
-    return EXIT.OK;
+    return await build(setup.plan, { ...setup.options, output, signal: interrupt.signal, onEvent: progress ? (e: BuildEvent) => progress.onEvent(e) : undefined });
   } finally {
     progress?.stop();
     interrupt.dispose();
   }
+}
+
+/** The report: JSON or text on stdout, warnings on stderr (text on stderr when stdout carries the overlay). */
+export function report(setup: BuildSetup, result: BuildResult, io: Io, stdoutTaken = false): void {
+  if (setup.json) io.out(JSON.stringify(buildJson(result), null, 2));
+  else if (!setup.quiet) (stdoutTaken ? io.err : io.out)(buildText(result));
+  if (!setup.quiet) for (const img of result.images) for (const w of img.warnings) io.err(`warning: ${w}`);
+}
+
+export async function buildCommand(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommand('build', argv, BUILD_OPTIONS);
+  if (values.help) {
+    io.out(BUILD_HELP);
+    return EXIT.OK;
+  }
+  const overlay = values.overlay;
+  if (overlay !== undefined && values.root !== undefined) throw new UsageError('build: --overlay and --root exclude each other');
+  if (overlay === '-' && values.json) throw new UsageError('build: --overlay - writes the tar to standard output; --json cannot share it');
+  const setup = await buildSetup('build', values, positionals, io);
+  if (overlay === undefined) {
+    report(setup, await runBuild(setup, await RootDirOutput.open(values.root ?? 'build/root'), io), io);
+    return EXIT.OK;
+  }
+  const target = await openOverlay(overlay, setup.options.mtime);
+  let result: BuildResult;
+  try {
+    result = await runBuild(setup, target.output, io);
+    await target.commit();
+  } catch (err) {
+    await target.abort();
+    throw err;
+  }
+  report(setup, result, io, overlay === '-');
+  return EXIT.OK;
 }

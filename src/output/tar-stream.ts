@@ -1,0 +1,211 @@
+// An image output that is a tar stream (the overlay): what a build would add
+// to an image root, as one reproducible tar. Entries are sorted by path, with
+// uid/gid 0, fixed modes and one mtime, and every parent directory has its
+// own entry, so two builds of the same images give the same bytes.
+//
+// A tar is written front to back, so small entries (directories, units,
+// links) wait in memory until a large file comes whose path sorts after
+// them, or the end; large files (archives) are streamed straight through,
+// their size known up front. The pipeline hands a streaming output its files
+// in path order (see WriteOrder); an entry that would break the order is a
+// bug, and fails loudly.
+
+import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import tar, { type Header } from 'tar-stream';
+import { OutputError } from '../errors.js';
+import { errnoText } from '../util/errno.js';
+import { directoryMode, type ImageOutput, type OutputFile } from './types.js';
+
+type Entry = { kind: 'dir' } | { kind: 'file'; content: Buffer; mode: number } | { kind: 'link'; target: string };
+
+/** In-image path -> tar name: no leading "/", directories end in "/". */
+function tarName(path: string, dir = false): string {
+  const name = path.replace(/^\/+/, '').replace(/\/+$/, '');
+  if (name === '' || name.split('/').some((p) => p === '' || p === '.' || p === '..')) throw new Error(`${JSON.stringify(path)} is not a plain in-image path`);
+  return dir ? `${name}/` : name;
+}
+
+/** Every parent directory of a tar name, outermost first ("a/b/c" -> "a/", "a/b/"). */
+function parents(name: string): string[] {
+  const parts = name.replace(/\/$/, '').split('/');
+  return parts.slice(0, -1).map((_, i) => `${parts.slice(0, i + 1).join('/')}/`);
+}
+
+export class TarStreamOutput implements ImageOutput {
+  readonly streaming = true;
+  private readonly pack = tar.pack();
+  private readonly finished: Promise<void>;
+  /** Small entries not written yet, by tar name. */
+  private readonly waiting = new Map<string, Entry>();
+  /** Names written or waiting: each once. */
+  private readonly seen = new Set<string>();
+  /** The last name written: every later one must sort after it. */
+  private last = '';
+  private busy = false;
+
+  constructor(
+    readonly description: string,
+    sink: Writable,
+    /** mtime of every entry, seconds since the epoch (SOURCE_DATE_EPOCH). */
+    private readonly mtime: number,
+  ) {
+    this.finished = pipeline(this.pack, sink).catch((err: unknown) => {
+      throw new OutputError(`cannot write ${description}: ${errnoText(err)}`, description, { cause: err });
+    });
+    this.finished.catch(() => undefined);
+  }
+
+  private header(name: string, entry: Entry, size = 0): Partial<Header> & Pick<Header, 'name'> {
+    const common = { name, uid: 0, gid: 0, uname: '', gname: '', mtime: new Date(this.mtime * 1000) };
+    if (entry.kind === 'dir') return { ...common, type: 'directory', mode: directoryMode(`/${name}`) };
+    if (entry.kind === 'link') return { ...common, type: 'symlink', linkname: entry.target, mode: 0o777 };
+    return { ...common, type: 'file', mode: entry.mode, size };
+  }
+
+  /** Queues the parent directories of `name` not there yet. */
+  private addParents(name: string): void {
+    for (const dir of parents(name)) if (!this.seen.has(dir)) this.queue(dir, { kind: 'dir' });
+  }
+
+  /** Queues an entry and its parents; a name already there is kept as it is (directories) or refused (files). */
+  private add(name: string, entry: Entry): void {
+    this.addParents(name);
+    if (this.seen.has(name)) {
+      if (entry.kind === 'dir') return;
+      throw new Error(`${this.description}: ${name} is written twice`);
+    }
+    this.queue(name, entry);
+  }
+
+  private queue(name: string, entry: Entry): void {
+    if (name <= this.last) throw new Error(`${this.description}: ${name} comes after ${this.last}; a tar output takes entries in path order`);
+    this.seen.add(name);
+    this.waiting.set(name, entry);
+  }
+
+  /** Writes every waiting entry that sorts before `limit` (all, without one). */
+  private async flush(limit?: string): Promise<void> {
+    for (const name of [...this.waiting.keys()].sort()) {
+      if (limit !== undefined && name >= limit) break;
+      const entry = this.waiting.get(name)!;
+      this.waiting.delete(name);
+      await this.write(name, entry);
+    }
+  }
+
+  private write(name: string, entry: Entry): Promise<void> {
+    this.last = name;
+    return new Promise((resolve, reject) => {
+      const done = (err?: Error | null) => (err ? reject(err) : resolve());
+      if (entry.kind === 'file') this.pack.entry(this.header(name, entry, entry.content.length), entry.content, done);
+      else this.pack.entry(this.header(name, entry), done);
+    });
+  }
+
+  async mkdir(path: string): Promise<void> {
+    this.add(tarName(path, true), { kind: 'dir' });
+  }
+
+  async writeFile(path: string, content: Buffer | string, options: { mode?: number } = {}): Promise<void> {
+    this.add(tarName(path), { kind: 'file', content: Buffer.from(content), mode: options.mode ?? 0o644 });
+  }
+
+  async symlink(path: string, target: string): Promise<void> {
+    this.add(tarName(path), { kind: 'link', target });
+  }
+
+  async createFile(path: string, options: { size?: number; mode?: number }): Promise<OutputFile> {
+    const name = tarName(path);
+    if (options.size === undefined) throw new Error(`${this.description}: ${name} needs its size up front`);
+    if (this.busy) throw new Error(`${this.description}: ${name} started while another file is open; a tar takes one at a time`);
+    this.addParents(name);
+    if (this.seen.has(name)) throw new Error(`${this.description}: ${name} is written twice`);
+    if (name <= this.last) throw new Error(`${this.description}: ${name} comes after ${this.last}; a tar output takes entries in path order`);
+    this.seen.add(name);
+    await this.flush(name);
+    this.last = name;
+    this.busy = true;
+    return new TarEntryFile(this.pack.entry(this.header(name, { kind: 'file', content: Buffer.alloc(0), mode: options.mode ?? 0o644 }, options.size)), options.size, name, () => {
+      this.busy = false;
+    });
+  }
+
+  /** A tar has no earlier state: nothing to list, read or remove. */
+  async list(): Promise<string[]> {
+    return [];
+  }
+
+  async readHead(): Promise<Buffer | null> {
+    return null;
+  }
+
+  async remove(): Promise<void> {}
+
+  async hostPath(): Promise<string | null> {
+    return null;
+  }
+
+  /** Writes what is still waiting and the end of the tar. */
+  async close(): Promise<void> {
+    await this.flush();
+    this.pack.finalize();
+    await this.finished;
+  }
+
+  /** Stops the stream; what was written is not a valid tar. */
+  destroy(err?: Error): void {
+    this.pack.destroy(err);
+  }
+}
+
+/** What tar-stream hands out for an entry's body (a streamx Writable). */
+interface EntrySink {
+  write(chunk: Buffer): boolean;
+  end(cb?: () => void): void;
+  destroy(err?: Error): void;
+  once(event: 'drain' | 'error', fn: (err?: Error) => void): void;
+}
+
+/** One large entry's body, written in order. */
+class TarEntryFile implements OutputFile {
+  readonly fd = null;
+  private written = 0;
+  private state: 'open' | 'committed' | 'aborted' = 'open';
+
+  constructor(
+    private readonly sink: EntrySink,
+    private readonly size: number,
+    private readonly name: string,
+    private readonly release: () => void,
+  ) {}
+
+  async write(chunk: Buffer, position: number): Promise<void> {
+    if (position !== this.written) throw new Error(`${this.name}: a tar entry is written in order (byte ${position} after ${this.written})`);
+    this.written += chunk.length;
+    if (this.written > this.size) throw new Error(`${this.name}: more than the ${this.size} bytes announced`);
+    if (!this.sink.write(chunk)) await new Promise<void>((resolve, reject) => {
+      this.sink.once('drain', () => resolve());
+      this.sink.once('error', reject);
+    });
+  }
+
+  async commit(): Promise<void> {
+    if (this.state !== 'open') return;
+    if (this.written !== this.size) throw new Error(`${this.name}: ${this.written} bytes written, ${this.size} announced`);
+    this.state = 'committed';
+    await new Promise<void>((resolve, reject) => {
+      this.sink.once('error', reject);
+      this.sink.end(() => resolve());
+    });
+    this.release();
+  }
+
+  async abort(): Promise<void> {
+    if (this.state !== 'open') return;
+    this.state = 'aborted';
+    // A tar entry cannot be taken back: the whole stream is broken, and its owner removes it.
+    this.sink.destroy(new Error(`${this.name} was abandoned`));
+    this.release();
+  }
+}
