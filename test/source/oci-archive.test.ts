@@ -2,28 +2,30 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { SourceError } from '../../src/errors.js';
 import { Reference } from '../../src/oci/reference.js';
-import { RegistryResolver } from '../../src/registry/resolver.js';
 import { ociArchiveRef, OciArchiveSource } from '../../src/source/oci-archive.js';
-import { startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { pushNewImage, type BuiltImage } from '../helpers/test-images.js';
-import { type Pushed, OCI_INDEX, OCI_MANIFEST, blobDesc, readAll, sha256, signal } from '../helpers/source-fixtures.js';
+import type { TestRegistry } from '../helpers/registry.js';
+import { skopeoSet, type SkopeoSet, type Pushed, OCI_INDEX, OCI_MANIFEST, blobDesc, readAll, sha256, signal } from '../helpers/source-fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const exec = promisify(execFile);
 
-
 describe('OciArchiveSource (archives written by skopeo)', () => {
+  let set: SkopeoSet;
   let registry: TestRegistry;
   let work: string;
   let app: Pushed;
   let other: Pushed;
   let multi: Pushed;
+  let resolver: SkopeoSet['resolver'];
+  let ref: SkopeoSet['ref'];
+  let skopeoCopy: SkopeoSet['skopeoCopy'];
+  let original: SkopeoSet['original'];
   /** app:1.0 named by its tag. */
   let byTag: string;
   /** app:1.0 without a name. */
@@ -32,19 +34,10 @@ describe('OciArchiveSource (archives written by skopeo)', () => {
   let multiArchive: string;
   /** A tar of a skopeo layout holding app as "app" and other as "other" (skopeo writes one image per archive). */
   let many: string;
-  const cleanups: Array<() => unknown> = [];
-  const resolver = new RegistryResolver({ tlsVerify: false, credentials: { env: {}, home: '/nonexistent' } });
-
-  const ref = (repo: string, tag: string) => `${registry.host}/src/${repo}:${tag}`;
-  const skopeoCopy = (from: string, to: string, all = false) =>
-    exec('skopeo', ['copy', '--quiet', '--preserve-digests', ...(all ? ['--all'] : []), ...registry.skopeoSrcFlags(), `docker://${from}`, to]);
 
   before(async () => {
-    registry = await startRegistry('plain');
-    work = await tempDir({ after: (fn: () => unknown) => cleanups.push(fn) });
-    app = await pushNewImage(work, registry, 'src/app', '1.0', { seed: 'archive-app', platforms: [{ architecture: 'amd64' }], layers: [{ size: 200_000 }, { size: 700 }] });
-    other = await pushNewImage(work, registry, 'src/other', '2.0', { seed: 'archive-other', platforms: [{ architecture: 'amd64' }] });
-    multi = await pushNewImage(work, registry, 'src/multi', '3.0', { seed: 'archive-multi', platforms: [{ architecture: 'amd64' }, { architecture: 'arm64' }] });
+    set = await skopeoSet('archive', [{ size: 200_000 }, { size: 700 }]);
+    ({ registry, work, app, other, multi, resolver, ref, skopeoCopy, original } = set);
     byTag = join(work, 'by-tag.ociarchive');
     unnamed = join(work, 'unnamed.ociarchive');
     multiArchive = join(work, 'multi.ociarchive');
@@ -58,14 +51,9 @@ describe('OciArchiveSource (archives written by skopeo)', () => {
     // As people tar a layout by hand: names start with "./".
     await exec('tar', ['-cf', many, '-C', layout, '.']);
   });
-  after(async () => {
-    await resolver.close();
-    await registry?.stop();
-    for (const c of cleanups) await c();
-  });
+  after(() => set?.stop());
 
   const open = (file: string, planned: string, name: string | null = null) => ociArchiveRef(file, name).open({ image: Reference.parse(planned), registries: resolver });
-  const original = (img: BuiltImage, digest: string) => readFile(join(img.layout, 'blobs/sha256', digest.slice('sha256:'.length)));
 
   test('one image named by its tag: the manifest the registry serves, and blobs as pushed', async () => {
     const source = open(byTag, ref('app', '1.0'));

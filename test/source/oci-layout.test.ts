@@ -1,47 +1,37 @@
 // OciLayoutSource (oci:DIR[:NAME]) on layouts skopeo writes from the real test registry.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { SourceError } from '../../src/errors.js';
 import { Reference } from '../../src/oci/reference.js';
-import { RegistryResolver } from '../../src/registry/resolver.js';
 import { ociLayoutRef, OciLayoutSource } from '../../src/source/oci-layout.js';
-import { startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { pushNewImage, type BuiltImage } from '../helpers/test-images.js';
-import { type Pushed, OCI_INDEX, OCI_MANIFEST, blobDesc, readAll, sha256, signal } from '../helpers/source-fixtures.js';
+import type { TestRegistry } from '../helpers/registry.js';
+import { skopeoSet, type SkopeoSet, type Pushed, OCI_INDEX, OCI_MANIFEST, blobDesc, readAll, sha256, signal } from '../helpers/source-fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
-
-const exec = promisify(execFile);
 
 
 describe('OciLayoutSource (layouts written by skopeo)', () => {
+  let set: SkopeoSet;
   let registry: TestRegistry;
   let work: string;
   let app: Pushed;
   let other: Pushed;
   let multi: Pushed;
+  let resolver: SkopeoSet['resolver'];
+  let ref: SkopeoSet['ref'];
+  let skopeoCopy: SkopeoSet['skopeoCopy'];
+  let original: SkopeoSet['original'];
   /** app:1.0 alone, named by its tag. */
   let byTag: string;
   /** app:1.0 alone, without a name. */
   let unnamed: string;
   /** app as "app", other as "other", multi (all platforms) named by its full reference. */
   let many: string;
-  const cleanups: Array<() => unknown> = [];
-  const resolver = new RegistryResolver({ tlsVerify: false, credentials: { env: {}, home: '/nonexistent' } });
-
-  const ref = (repo: string, tag: string) => `${registry.host}/src/${repo}:${tag}`;
-  const skopeoCopy = (from: string, to: string, all = false) =>
-    exec('skopeo', ['copy', '--quiet', '--preserve-digests', ...(all ? ['--all'] : []), ...registry.skopeoSrcFlags(), `docker://${from}`, to]);
 
   before(async () => {
-    registry = await startRegistry('plain');
-    work = await tempDir({ after: (fn: () => unknown) => cleanups.push(fn) });
-    app = await pushNewImage(work, registry, 'src/app', '1.0', { seed: 'layout-app', platforms: [{ architecture: 'amd64' }], layers: [{ size: 200_000 }, { size: 3_000 }] });
-    other = await pushNewImage(work, registry, 'src/other', '2.0', { seed: 'layout-other', platforms: [{ architecture: 'amd64' }] });
-    multi = await pushNewImage(work, registry, 'src/multi', '3.0', { seed: 'layout-multi', platforms: [{ architecture: 'amd64' }, { architecture: 'arm64' }] });
+    set = await skopeoSet('layout', [{ size: 200_000 }, { size: 3_000 }]);
+    ({ registry, work, app, other, multi, resolver, ref, skopeoCopy, original } = set);
     byTag = join(work, 'by-tag');
     unnamed = join(work, 'unnamed');
     many = join(work, 'many');
@@ -51,15 +41,10 @@ describe('OciLayoutSource (layouts written by skopeo)', () => {
     await skopeoCopy(ref('other', '2.0'), `oci:${many}:other`);
     await skopeoCopy(ref('multi', '3.0'), `oci:${many}:${ref('multi', '3.0')}`, true);
   });
-  after(async () => {
-    await resolver.close();
-    await registry?.stop();
-    for (const c of cleanups) await c();
-  });
+  after(() => set?.stop());
 
   /** The source as the oci: transport opens it for a planned image. */
   const open = (dir: string, planned: string, name: string | null = null) => ociLayoutRef(dir, name).open({ image: Reference.parse(planned), registries: resolver });
-  const original = (img: BuiltImage, digest: string) => readFile(join(img.layout, 'blobs/sha256', digest.slice('sha256:'.length)));
 
   test('one image named by its tag: the manifest the registry serves, and blobs as pushed', async () => {
     const source = open(byTag, ref('app', '1.0'));
