@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -96,6 +96,26 @@ async function emptyAuthFile(dir: string): Promise<string> {
 
 const sha256File = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex');
 
+/**
+ * `imgdesc lock` from a source, then two `build --locked` from it: the lock
+ * records the source, and the archives are byte-identical.
+ */
+async function lockAndRebuild(t: Hooks, env: NodeJS.ProcessEnv, desc: string, planned: string, archive: [name: string, tag: string], sourceArgs: string[], origin: string): Promise<void> {
+  const dir = await tempDir(t);
+  const l = await withEnv(env, () => runCli(['lock', desc, ...sourceArgs, '--offline', '--target-arch', 'x86_64']));
+  assert.equal(l.code, 0, l.stderr);
+  const lockFile = desc.replace(/\.xml$/, '.lock.json');
+  const lock = JSON.parse(await readFile(lockFile, 'utf8')) as { images: Array<{ reference: string; source?: string; manifest: { digest: string } }> };
+  assert.deepEqual(lock.images.map((i) => [i.reference, i.source]), [[planned, origin]]);
+  const roots = [join(dir, 'a'), join(dir, 'b')];
+  for (const root of roots) {
+    const r = await withEnv(env, () => runCli(['build', desc, '--locked', ...sourceArgs, '--offline', '--no-cache', '--root', root, '--target-arch', 'x86_64', '--json']));
+    assert.equal(row(r, planned).digest, lock.images[0]!.manifest.digest, 'the build serves the pinned manifest');
+  }
+  const [a, b] = await Promise.all(roots.map((root) => sha256File(archiveIn(root, ...archive))));
+  assert.equal(a, b, 'two --locked builds from the same local source: byte-identical archives');
+}
+
 describe('podman storage: --local-store podman and containers-storage:NAME', () => {
   let podman: PrivatePodman;
   let registry: TestRegistry;
@@ -114,7 +134,7 @@ describe('podman storage: --local-store podman and containers-storage:NAME', () 
   const idOf = async (name: string) => withPrefix((await podman.podman('image', 'inspect', '--format', '{{.Id}}', name)).trim());
 
   before(async () => {
-    work = await tempDir({ after: (fn) => hooks.push(fn) });
+    work = await tempDir({ after: (fn: () => unknown) => hooks.push(fn) });
     auth = await emptyAuthFile(work);
     podman = await privatePodman();
     registry = await startRegistry('plain');
@@ -138,7 +158,9 @@ describe('podman storage: --local-store podman and containers-storage:NAME', () 
     const dir = await tempDir(t);
     const desc = await descriptionFile(dir, [['localhost', 'papp', '1']]);
     const root = join(dir, 'root');
-    const r = await inStore(() => runCli(['build', desc, '--local-store', 'podman', '--offline', '--no-cache', '--root', root, '--target-arch', 'x86_64', '--json']));
+    const tmp = await tempDir(t);
+    const r = await inStore(() => withEnv({ TMPDIR: tmp }, () => runCli(['build', desc, '--local-store', 'podman', '--offline', '--no-cache', '--root', root, '--target-arch', 'x86_64', '--json'])));
+    assert.deepEqual(await readdir(tmp), [], 'the export from podman (in $TMPDIR) is removed afterwards');
     const c = row(r, 'localhost/papp:1');
     assert.equal(c.source, 'containers-storage localhost/papp:1');
     assert.equal(c.platform, 'linux/amd64');
@@ -186,6 +208,12 @@ describe('podman storage: --local-store podman and containers-storage:NAME', () 
     assert.equal(row(r2, bothRef).source, `registry ${registry.host}`);
     assert.equal(row(r2, bothRef).digest, bothPushed.pushedDigest);
     assert.equal(await configDigest(archiveIn(remote, 'both', '1')), bothPushed.manifests[0]!.config);
+  });
+
+  test('lock --local-store podman records the store; two --locked builds from it are byte-identical', async (t) => {
+    const dir = await tempDir(t);
+    const desc = await descriptionFile(dir, [['localhost', 'papp', '1']]);
+    await lockAndRebuild(t, { CONTAINERS_STORAGE_CONF: podman.env.CONTAINERS_STORAGE_CONF }, desc, 'localhost/papp:1', ['papp', '1'], ['--local-store', 'podman'], 'containers-storage localhost/papp:1');
   });
 
   test('--local-store podman --offline and an image the store lacks: exit 4 naming the places looked, nothing written', async (t) => {
@@ -237,7 +265,9 @@ describe('podman storage: --local-store podman and containers-storage:NAME', () 
     const dir = await tempDir(t);
     const desc = await descriptionFile(dir, [['localhost', 'parm', '1']]);
     const root = join(dir, 'root');
-    const r = await inStore(() => runCli(['build', desc, '--local-store', 'podman', '--offline', '--no-cache', '--root', root, '--target-arch', 'x86_64']));
+    const tmp = await tempDir(t);
+    const r = await inStore(() => withEnv({ TMPDIR: tmp }, () => runCli(['build', desc, '--local-store', 'podman', '--offline', '--no-cache', '--root', root, '--target-arch', 'x86_64'])));
+    assert.deepEqual(await readdir(tmp), [], 'the export from podman is removed after a failed build too');
     assert.equal(r.code, 4, r.stderr);
     assert.match(r.stderr, /linux\/arm64/);
     assert.match(r.stderr, /linux\/amd64/);
@@ -261,7 +291,7 @@ describe('docker daemon: --local-store docker and docker-daemon:NAME', () => {
   const idOf = async (name: string) => (await docker.docker('image', 'inspect', '--format', '{{.Id}}', name)).trim();
 
   before(async () => {
-    work = await tempDir({ after: (fn) => hooks.push(fn) });
+    work = await tempDir({ after: (fn: () => unknown) => hooks.push(fn) });
     docker = await privateDocker();
     const ctx = await scratchContext(join(work, 'dbuilt'), 'dbuilt 1\n');
     await docker.docker('build', '-q', '-t', 'localhost/dbuilt:1', '-f', join(ctx, 'Containerfile'), ctx);
@@ -309,6 +339,13 @@ describe('docker daemon: --local-store docker and docker-daemon:NAME', () => {
     const loaded = await podmanLoad(t, [archive]);
     assert.deepEqual([...loaded.keys()], ['registry.example.org/imgdesc/fromdocker:1']);
     assert.equal(loaded.get('registry.example.org/imgdesc/fromdocker:1'), builtId);
+  });
+
+  test('lock --source docker-daemon:NAME records it; two --locked builds from the daemon are byte-identical', async (t) => {
+    const dir = await tempDir(t);
+    const planned = 'registry.example.org/imgdesc/fromdocker:1';
+    const desc = await descriptionFile(dir, [['registry.example.org/imgdesc', 'fromdocker', '1']]);
+    await lockAndRebuild(t, { DOCKER_HOST: docker.host }, desc, planned, ['fromdocker', '1'], ['--source', `${planned}=docker-daemon:localhost/dbuilt:1`], 'docker-daemon localhost/dbuilt:1');
   });
 
   test('a docker save of two images: without NAME exit 4 listing both names; with NAME the one named', async (t) => {
@@ -393,7 +430,7 @@ describe('layouts, archives and another registry: --source oci:, oci-archive:, d
   const fromA = (repo: string) => `docker://${regA.host}/${repo}`;
 
   before(async () => {
-    work = await tempDir({ after: (fn) => hooks.push(fn) });
+    work = await tempDir({ after: (fn: () => unknown) => hooks.push(fn) });
     auth = await emptyAuthFile(work);
     regA = await startRegistry('plain');
     regB = await startRegistry('plain');
@@ -563,6 +600,7 @@ describe('layouts, archives and another registry: --source oci:, oci-archive:, d
       [['--source', `${R}/one:1=docker://busybox`], /short names are not supported, use a fully-qualified name/],
       [['--source', `${R}/one:1=docker://${regA.host}/imgdesc/app:1`, '--offline'], /--offline/],
       [['--source', `${R}/one:1=oci-archive:${many}:app`, '--source', `${R}/one:1=oci-archive:${many}:other`], /twice/],
+      [['--local-store', 'podmn'], /--local-store takes podman, docker or none/],
     ];
     for (const [i, [args, message]] of cases.entries()) {
       const root = join(dir, `root${i}`);

@@ -12,7 +12,7 @@ import { SourceError } from '../../src/errors.js';
 import { Reference } from '../../src/oci/reference.js';
 import { DockerArchiveSource } from '../../src/source/docker-archive.js';
 import { privateDocker, scratchContext, type PrivateDocker } from '../helpers/local-stores.js';
-import { OCI_MANIFEST, readAll, sha256, signal } from '../helpers/source-fixtures.js';
+import { OCI_MANIFEST, readAll, sha256 } from '../helpers/source-fixtures.js';
 import { makeImage, type BuiltImage } from '../helpers/test-images.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -40,7 +40,7 @@ interface Manifest {
 }
 
 async function manifestOf(source: DockerArchiveSource): Promise<{ bytes: Buffer; digest: string; mediaType: string; doc: Manifest }> {
-  const m = await source.getManifest(signal());
+  const m = await source.getManifest();
   return { ...m, doc: JSON.parse(m.bytes.toString('utf8')) as Manifest };
 }
 
@@ -61,7 +61,7 @@ describe('DockerArchiveSource (archives written by skopeo and docker save)', () 
   const hooks: Array<() => unknown> = [];
 
   before(async () => {
-    work = await tempDir({ after: (fn) => hooks.push(fn) });
+    work = await tempDir({ after: (fn: () => unknown) => hooks.push(fn) });
     docker = await privateDocker();
     layout = await makeImage(join(work, 'layout'), { seed: 'docker-archive-unit', platforms: [{ architecture: 'amd64' }], layers: [{ size: 70_000 }, { size: 1_000 }] }, '1');
     skopeoArchive = join(work, 'skopeo.tar');
@@ -117,11 +117,11 @@ describe('DockerArchiveSource (archives written by skopeo and docker save)', () 
       for (const saved of await savedImages(file)) {
         const source = new DockerArchiveSource(file, any, saved.RepoTags![0]!);
         const m = await manifestOf(source);
-        assert.deepEqual(await readAll(await source.getBlob(m.doc.config, signal())), await member(file, saved.Config));
+        assert.deepEqual(await readAll(await source.getBlob(m.doc.config)), await member(file, saved.Config));
         assert.equal(m.doc.layers.length, saved.Layers.length);
         for (const [i, layer] of m.doc.layers.entries()) {
           const expected = await member(file, saved.Layers[i]!);
-          const got = await readAll(await source.getBlob(layer, signal()));
+          const got = await readAll(await source.getBlob(layer));
           assert.equal(got.length, layer.size, `${file} ${saved.Layers[i]}: size`);
           assert.ok(got.equals(expected), `${file} ${saved.Layers[i]}: bytes`);
           assert.equal(sha256(got), layer.digest);
@@ -134,14 +134,14 @@ describe('DockerArchiveSource (archives written by skopeo and docker save)', () 
   test('the manifest is deterministic: two reads, two source objects, two docker saves of the same image', async () => {
     const reference = Reference.parse('localhost/base:1');
     const one = new DockerArchiveSource(named, reference, null);
-    const first = await one.getManifest(signal());
-    const again = await one.getManifest(signal());
+    const first = await one.getManifest();
+    const again = await one.getManifest();
     assert.ok(first.bytes.equals(again.bytes));
-    const two = await new DockerArchiveSource(named, reference, null).getManifest(signal());
+    const two = await new DockerArchiveSource(named, reference, null).getManifest();
     assert.ok(first.bytes.equals(two.bytes), 'a second source object synthesises the same bytes');
     const resaved = join(work, 'base-again.tar');
     await docker.docker('save', '-o', resaved, 'localhost/base:1');
-    const three = await new DockerArchiveSource(resaved, reference, null).getManifest(signal());
+    const three = await new DockerArchiveSource(resaved, reference, null).getManifest();
     assert.equal(three.digest, first.digest, 'another docker save of the same image gives the same manifest');
     assert.equal(three.digest, sha256(three.bytes));
   });
@@ -172,7 +172,7 @@ describe('DockerArchiveSource (archives written by skopeo and docker save)', () 
       assert.equal(m.doc.config.digest, ids[name]);
       assert.deepEqual(m.doc.layers.map((l) => l.digest), diffIds[name], `${name}: one layer per diff ID, in order`);
       for (const layer of m.doc.layers) {
-        const got = await readAll(await source.getBlob(layer, signal()));
+        const got = await readAll(await source.getBlob(layer));
         assert.equal(got.length, layer.size, `${name} ${layer.digest}: size`);
         assert.equal(sha256(got), layer.digest, `${name}: the linked layer's bytes`);
       }
@@ -186,7 +186,7 @@ describe('DockerArchiveSource (archives written by skopeo and docker save)', () 
       [any, null],
     ] as const) {
       await assert.rejects(
-        new DockerArchiveSource(named, image, name).getManifest(signal()),
+        new DockerArchiveSource(named, image, name).getManifest(),
         (err: unknown) => {
           assert.ok(err instanceof SourceError, String(err));
           assert.equal(err.reason, 'NOT_FOUND');
@@ -202,8 +202,8 @@ describe('DockerArchiveSource (archives written by skopeo and docker save)', () 
   test('a tar that is not a docker-archive (no manifest.json) and a missing file are refused, naming the file', async () => {
     const oci = join(work, 'not-docker.tar');
     await exec('tar', ['-cf', oci, '-C', layout.layout, '.']);
-    await assert.rejects(new DockerArchiveSource(oci, any, null).getManifest(signal()), (err: unknown) => err instanceof SourceError && err.message.includes(oci) && /manifest\.json/.test(err.message));
+    await assert.rejects(new DockerArchiveSource(oci, any, null).getManifest(), (err: unknown) => err instanceof SourceError && err.message.includes(oci) && /manifest\.json/.test(err.message));
     const missing = join(work, 'missing.tar');
-    await assert.rejects(new DockerArchiveSource(missing, any, null).getManifest(signal()), (err: unknown) => err instanceof SourceError && err.message.includes(missing));
+    await assert.rejects(new DockerArchiveSource(missing, any, null).getManifest(), (err: unknown) => err instanceof SourceError && err.message.includes(missing));
   });
 });

@@ -6,6 +6,7 @@ import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { SourceError } from '../../src/errors.js';
+import type { Descriptor } from '../../src/oci/manifest.js';
 import { Reference } from '../../src/oci/reference.js';
 import { RegistryResolver } from '../../src/registry/resolver.js';
 import { PODMAN_STORE } from '../../src/source/containers-storage.js';
@@ -33,8 +34,8 @@ async function readOut(t: { after(fn: () => unknown): void }, store: LocalStore,
   return withEnv({ ...env, TMPDIR: tmp }, async () => {
     const source = storeRef(store, name).open({ image, registries: resolver });
     const m = await source.getManifest(signal());
-    const doc = JSON.parse(m.bytes.toString('utf8')) as { config: { digest: string }; layers: Array<{ digest: string }> };
-    assert.equal(sha256(await readAll(await source.getBlob(doc.config as never, signal()))), doc.config.digest);
+    const doc = JSON.parse(m.bytes.toString('utf8')) as { config: Descriptor; layers: Descriptor[] };
+    assert.equal(sha256(await readAll(await source.getBlob(doc.config, signal()))), doc.config.digest);
     assert.notDeepEqual(await readdir(tmp), [], 'the export lives in $TMPDIR while the source is open');
     await source.close();
     assert.deepEqual(await readdir(tmp), [], 'closing the source removes the export');
@@ -49,7 +50,7 @@ describe('podman (containers-storage)', () => {
   const hooks: Array<() => unknown> = [];
 
   before(async () => {
-    const work = await tempDir({ after: (fn) => hooks.push(fn) });
+    const work = await tempDir({ after: (fn: () => unknown) => hooks.push(fn) });
     podman = await privatePodman();
     env = { CONTAINERS_STORAGE_CONF: podman.env.CONTAINERS_STORAGE_CONF };
     await podman.podman('build', '-q', '-t', 'localhost/there:1', await scratchContext(join(work, 'ctx'), 'there\n'));
@@ -111,7 +112,7 @@ describe('docker (docker-daemon)', () => {
   const hooks: Array<() => unknown> = [];
 
   before(async () => {
-    const work = await tempDir({ after: (fn) => hooks.push(fn) });
+    const work = await tempDir({ after: (fn: () => unknown) => hooks.push(fn) });
     docker = await privateDocker();
     env = { DOCKER_HOST: docker.host };
     const ctx = await scratchContext(join(work, 'ctx'), 'there\n');
