@@ -13,7 +13,11 @@ DEBIAN_PACKAGES=(
   apache2-utils     # htpasswd for the Basic-auth registry
   openssl           # test CA and certificates
   systemd-container # systemd-nspawn, to boot a test root
-  debootstrap       # builds that test root
+  debootstrap       # builds that test root; KIWI bootstraps Debian with it too
+  kiwi              # KIWI 9.24 (kiwi-ng): builds a compiled description (test/e2e/kiwi-compile.test.ts)
+  rsync             # KIWI copies image roots and description overlays with it
+  gpg               # KIWI imports the Debian archive keyring with it (--signing-key)
+  xz-utils          # KIWI's tbz result is a .tar.xz
   iproute2          # network namespaces for the WAN benchmark
   python3           # its delay line, on kernels without netem (bench/delay-line.py)
   time              # /usr/bin/time: peak RSS of the processes the build benchmark runs

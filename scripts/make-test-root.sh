@@ -3,6 +3,8 @@
 # systemd-nspawn: systemd, podman and docker inside. The mirror is read from
 # this machine's own apt configuration, so no host name is written here.
 # Usage: make-test-root.sh [CACHE_DIR]   (prints the root's path)
+#        make-test-root.sh --mirror        (prints the bookworm mirror this machine's apt uses)
+#        make-test-root.sh --configure DIR (applies the settings below to another root, e.g. one KIWI built)
 set -euo pipefail
 CACHE=${1:-${IMGDESC_TEST_ROOT_CACHE:-/var/cache/imgdesc-test}}
 ROOT="$CACHE/bookworm-root"
@@ -25,8 +27,6 @@ configure() {
   echo 0123456789abcdef0123456789abcdef > "$r/etc/machine-id"
 }
 
-if [ -f "$STAMP" ]; then configure "$ROOT"; echo "$ROOT"; exit 0; fi
-
 mirror() {
   local f
   # deb822 .sources: the URIs of a stanza whose Suites include bookworm.
@@ -38,8 +38,20 @@ mirror() {
   cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | awk '$1=="deb" && $3=="bookworm" {print $2; exit}'
   return 0
 }
-MIRROR=$( (mirror || true) | head -n1)
-if [ -z "$MIRROR" ]; then echo "make-test-root: no bookworm mirror found in /etc/apt" >&2; exit 1; fi
+find_mirror() {
+  local m
+  m=$( (mirror || true) | head -n1)
+  if [ -z "$m" ]; then echo "make-test-root: no bookworm mirror found in /etc/apt" >&2; exit 1; fi
+  echo "$m"
+}
+
+case "${1:-}" in
+  --mirror) find_mirror; exit 0 ;;
+  --configure) [ -d "${2:-}" ] || { echo "make-test-root: --configure needs a root directory" >&2; exit 2; }; configure "$2"; exit 0 ;;
+esac
+
+if [ -f "$STAMP" ]; then configure "$ROOT"; echo "$ROOT"; exit 0; fi
+MIRROR=$(find_mirror)
 
 command -v debootstrap >/dev/null || { echo "make-test-root: debootstrap is not installed" >&2; exit 1; }
 mkdir -p "$CACHE"

@@ -15,6 +15,9 @@ commands:
   plan DESCRIPTION       show the containers a build would fetch, and where they go
   build DESCRIPTION      fetch them into oci-archives in an image root (see imgdesc build --help)
   lock DESCRIPTION       pin every container to its digests in <description>.lock.json
+  compile DESCRIPTION OUTDIR
+                         write a KIWI description directory without <containers>: the
+                         images and units as one <archive> (see imgdesc compile --help)
 
 common options:
   --profile NAME         select a profile (repeatable; default: import="true" profiles)
@@ -34,6 +37,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   plan: async () => (await import('./commands/plan.js')).planCommand,
   build: async () => (await import('./commands/build.js')).buildCommand,
   lock: async () => (await import('./commands/lock.js')).lockCommand,
+  compile: async () => (await import('./commands/compile.js')).compileCommand,
 };
 
 
@@ -53,7 +57,7 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
     // A build hashes and copies on worker threads. One started now boots on
     // the CPU this thread leaves idle while it loads the command (a second
     // would compete with that); the build starts the rest.
-    if (name === 'build' && !rest.includes('--help') && !rest.includes('-h')) (await import('../cache/file-workers.js')).sharedFileWorkers().start(1);
+    if ((name === 'build' || name === 'compile') && !rest.includes('--help') && !rest.includes('-h')) (await import('../cache/file-workers.js')).sharedFileWorkers().start(1);
     if (!command) throw new UsageError(`unknown command "${name}"; commands: ${Object.keys(COMMANDS).join(', ')} (see imgdesc --help)`);
     return await (await command())(rest, io);
   } catch (err) {

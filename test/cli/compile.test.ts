@@ -125,8 +125,9 @@ describe('imgdesc compile', () => {
       'extra.tar': 'not really a tar',
       'root/etc/motd': 'hello\n',
       'root/usr/local/bin/tool': '#!/bin/sh\n',
-      'appliance.lock.json': '{}',
     });
+    assert.equal((await runCli(['lock', desc, ...OFFLINE])).code, 0);
+    assert.ok((await readdir(desc)).includes('appliance.lock.json'));
     await chmod(join(desc, 'config.sh'), 0o755);
     await symlink('/usr/local/bin/tool', join(desc, 'root/etc/tool-link'));
     const out = join(dir, 'out');
@@ -134,7 +135,7 @@ describe('imgdesc compile', () => {
     assert.equal(r.code, 0, r.stderr);
     const got = await tree(out);
     const src = await tree(desc);
-    assert.deepEqual(Object.keys(got).sort(), [ARCHIVE, 'appliance.kiwi', 'config.sh', 'extra.tar', 'images.sh', 'root/', 'root/etc/', 'root/etc/motd', 'root/etc/tool-link', 'root/usr/', 'root/usr/local/', 'root/usr/local/bin/', 'root/usr/local/bin/tool']);
+    assert.deepEqual(Object.keys(got).sort(), ['appliance.kiwi', 'config.sh', 'extra.tar', 'images.sh', ARCHIVE, 'root/', 'root/etc/', 'root/etc/motd', 'root/etc/tool-link', 'root/usr/', 'root/usr/local/', 'root/usr/local/bin/', 'root/usr/local/bin/tool']);
     for (const k of Object.keys(got)) if (k !== ARCHIVE && k !== 'appliance.kiwi') assert.equal(got[k], src[k], k);
     assert.match(got['config.sh']!, /^file 755 /);
     assert.equal(await readFile(join(out, 'appliance.kiwi'), 'utf8'), compileText(text, ARCHIVE).text);
@@ -143,10 +144,14 @@ describe('imgdesc compile', () => {
 
   test('compiling into a directory inside the description directory does not copy it into itself', async (t) => {
     const desc = await tempDir(t);
-    await writeTree(desc, { 'config.xml': await readFile(EXAMPLE, 'utf8'), 'config.sh': '#!/bin/bash\n' });
+    await writeTree(desc, { 'config.xml': await readFile(EXAMPLE, 'utf8'), 'config.sh': '#!/bin/bash\n', 'build/old.log': '' });
     const r = await runCli(['compile', desc, join(desc, 'build/compiled'), ...OFFLINE, '-q']);
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual((await readdir(join(desc, 'build/compiled'))).sort(), ['config.sh', 'config.xml', ARCHIVE]);
+    assert.deepEqual(Object.keys(await tree(join(desc, 'build/compiled'))).sort(), ['build/', 'build/old.log', 'config.sh', 'config.xml', ARCHIVE]);
+    // The directory that holds only OUTDIR is not copied.
+    const r2 = await runCli(['compile', desc, join(desc, 'out/compiled'), ...OFFLINE, '-q']);
+    assert.equal(r2.code, 0, r2.stderr);
+    assert.deepEqual((await readdir(join(desc, 'out/compiled'))).sort(), ['build', 'config.sh', 'config.xml', ARCHIVE]);
   });
 
   test('a single file: NAME.kiwi keeps its name, anything else becomes config.xml; archives it names by relative path go along', async (t) => {

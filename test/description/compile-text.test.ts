@@ -147,6 +147,33 @@ const CASES: Case[] = [
     placed: 'existing',
   },
   {
+    name: 'adjacent sections between blank lines leave one blank line; a section right after another keeps the blank line after it',
+    input: `<image>
+    <users/>
+
+    <containers source="a" backend="podman"/>
+    <containers source="b" backend="podman"/>
+
+    <repository type="rpm-md"/>
+    <containers source="c" backend="podman">
+    </containers>
+    <containers source="d" backend="podman"/>
+
+    <packages type="image"/>
+</image>`,
+    output: `<image>
+    <users/>
+
+    <repository type="rpm-md"/>
+
+    <packages type="image">
+        ${ARCHIVE}
+    </packages>
+</image>`,
+    removed: 4,
+    placed: 'existing',
+  },
+  {
     name: 'profile-conditional packages are not chosen; the unconditional one after them is',
     input: `<image>
     <packages type="image" profiles="debug">
