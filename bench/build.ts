@@ -8,12 +8,14 @@
 //   lan  registry on 127.0.0.1: KIWI, cold and warm, interleaved, N runs each
 //   wan  registry in a network namespace, 20 ms each way and 200 Mbit/s (bench/wan.ts)
 //   rss  one image of 4 × 256 MiB layers: peak RSS of a cold build
-// Targets: cold ≤ 0.40× KIWI, warm ≤ 0.15×, WAN cold ≤ 0.50×, peak RSS ≤ 150 MB for 1 GiB.
+//   overlay  the LAN set: `--overlay FILE` against `--root`, cold and warm, interleaved
+// Targets: cold ≤ 0.40× KIWI, warm ≤ 0.15×, WAN cold ≤ 0.50×, peak RSS ≤ 150 MB for 1 GiB,
+// --overlay ≤ 1.15× --root (cold and warm).
 // Prints figures; asserts nothing.
 //
-//   npm run bench -- build [--quick] [--runs N] [--jobs N] [--lan] [--wan] [--rss]
+//   npm run bench -- build [--quick] [--runs N] [--jobs N] [--lan] [--wan] [--rss] [--overlay]
 // --quick: a tiny image set, one run each (a smoke check, figures mean little).
-// --lan/--wan/--rss pick scenarios (default: all). --jobs is passed to imgdesc.
+// --lan/--wan/--rss/--overlay pick scenarios (default: all). --jobs is passed to imgdesc.
 
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -123,7 +125,7 @@ interface Run {
 }
 
 /** Runs a command under /usr/bin/time for its peak RSS; wall time is measured here. */
-async function timed(cmd: string, args: string[], scratch: string): Promise<Run> {
+export async function timed(cmd: string, args: string[], scratch: string): Promise<Run> {
   const out = join(scratch, 'time.out');
   const t0 = performance.now();
   try {
@@ -138,18 +140,22 @@ async function timed(cmd: string, args: string[], scratch: string): Promise<Run>
 }
 
 /** Writes dirty pages out so that one run's writeback does not land in the next one's time. */
-const settle = () => exec('sync');
+export const settle = () => exec('sync');
 
 interface Env {
   scratch: string;
   jobs?: number;
 }
 
-async function imgdescBuild(env: Env, desc: string, cache: string): Promise<Run> {
+/** A build into a fresh root (scratch/root), or with `overlay`, into a fresh overlay file (scratch/overlay.tar). */
+async function imgdescBuild(env: Env, desc: string, cache: string, overlay = false): Promise<Run> {
   const root = join(env.scratch, 'root');
+  const tarFile = join(env.scratch, 'overlay.tar');
   await rm(root, { recursive: true, force: true });
+  await rm(tarFile, { force: true });
   await settle();
-  const args = [BIN, 'build', desc, '--root', root, '--tls-verify=false', '--quiet', '--cache-dir', cache, '--target-arch', 'x86_64'];
+  const output = overlay ? ['--overlay', tarFile] : ['--root', root];
+  const args = [BIN, 'build', desc, ...output, '--tls-verify=false', '--quiet', '--cache-dir', cache, '--target-arch', 'x86_64'];
   if (env.jobs) args.push('--jobs', String(env.jobs));
   return timed(process.execPath, args, env.scratch);
 }
@@ -201,7 +207,7 @@ interface Row {
   target?: { ratio?: number; rssMb?: number };
 }
 
-function printTable(title: string, rows: Row[]): void {
+function printTable(title: string, rows: Row[], against = 'vs KIWI'): void {
   const cells = rows.map((r) => {
     const s = seconds(r.runs);
     const ratio = r.against ? s / seconds(r.against) : undefined;
@@ -211,7 +217,7 @@ function printTable(title: string, rows: Row[]): void {
     if (r.target?.rssMb !== undefined) target = `RSS ≤ ${r.target.rssMb} MB  ${peakRss(r.runs) <= r.target.rssMb ? 'met' : 'MISSED'}`;
     return [r.scenario, `${s.toFixed(2)} s`, ratio === undefined ? '' : `${ratio.toFixed(2)}×`, `${peakRss(r.runs).toFixed(0)} MB`, target, all];
   });
-  const head = ['scenario', 'median', 'vs KIWI', 'peak RSS', 'target', 'runs (s)'];
+  const head = ['scenario', 'median', against, 'peak RSS', 'target', 'runs (s)'];
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: string[]) => `  ${c.map((x, i) => (i === 1 || i === 2 || i === 3 ? x.padStart(widths[i]!) : x.padEnd(widths[i]!))).join('  ').trimEnd()}`;
   console.log(title);
@@ -247,6 +253,50 @@ async function lan(env: Env, images: BenchImage[], runs: number): Promise<void> 
       { scenario: 'imgdesc build, warm cache', runs: warm, against: kiwi, target: { ratio: 0.15 } },
       { scenario: 'for scale: cp of the archives a build writes', runs: floor, against: kiwi },
     ]);
+  } finally {
+    await registry.stop();
+  }
+}
+
+/**
+ * `--overlay FILE` against `--root` on the LAN set: the same archives, the
+ * overlay adding the tar around them (and measuring each archive first).
+ * Interleaved: root cold, root warm, overlay cold, overlay warm, each cold run
+ * with a fresh cache.
+ */
+async function overlayVsRoot(env: Env, images: BenchImage[], runs: number): Promise<void> {
+  const registry = await startRegistry('plain');
+  try {
+    const pushed = await pushAll(images, registry);
+    const desc = await writeDescription(join(env.scratch, 'overlay.xml'), registry.host, images);
+    const rootCold: Run[] = [];
+    const rootWarm: Run[] = [];
+    const overlayCold: Run[] = [];
+    const overlayWarm: Run[] = [];
+    for (let i = 0; i < runs; i++) {
+      for (const [overlay, cold, warm] of [
+        [false, rootCold, rootWarm],
+        [true, overlayCold, overlayWarm],
+      ] as const) {
+        const cache = join(env.scratch, `overlay-cache-${i}`);
+        cold.push(await imgdescBuild(env, desc, cache, overlay));
+        warm.push(await imgdescBuild(env, desc, cache, overlay));
+        await rm(cache, { recursive: true, force: true });
+      }
+    }
+    await rm(join(env.scratch, 'overlay.tar'), { force: true });
+    const ratio = (a: Run[], b: Run[]) => (seconds(a) / seconds(b)).toFixed(2);
+    printTable(
+      `Overlay: --overlay FILE against --root, registry on 127.0.0.1; ${describeSet(images, pushed)}; medians of ${runs}`,
+      [
+        { scenario: 'imgdesc build --root, cold cache', runs: rootCold },
+        { scenario: 'imgdesc build --overlay FILE, cold cache', runs: overlayCold, against: rootCold, target: { ratio: 1.15 } },
+        { scenario: 'imgdesc build --root, warm cache', runs: rootWarm },
+        { scenario: 'imgdesc build --overlay FILE, warm cache', runs: overlayWarm, against: rootWarm, target: { ratio: 1.15 } },
+      ],
+      'vs --root',
+    );
+    console.log(`  --overlay / --root: cold ${ratio(overlayCold, rootCold)}×, warm ${ratio(overlayWarm, rootWarm)}× (target ≤ 1.15×)`);
   } finally {
     await registry.stop();
   }
@@ -311,8 +361,8 @@ function option(args: string[], name: string): number | undefined {
 
 export async function benchBuild(args: string[]): Promise<void> {
   const quick = args.includes('--quick');
-  const picked = ['--lan', '--wan', '--rss'].filter((s) => args.includes(s));
-  const scenarios = picked.length ? picked : ['--lan', '--wan', '--rss'];
+  const picked = ['--lan', '--wan', '--rss', '--overlay'].filter((s) => args.includes(s));
+  const scenarios = picked.length ? picked : ['--lan', '--wan', '--rss', '--overlay'];
   const runs = option(args, '--runs') ?? (quick ? 1 : 5);
   const wanRuns = option(args, '--runs') ?? (quick ? 1 : 3);
   const images = lanSet(quick ? 0.05 : 1);
@@ -331,6 +381,7 @@ export async function benchBuild(args: string[]): Promise<void> {
     if (scenarios.includes('--lan')) await lan(env, images, runs);
     if (scenarios.includes('--wan')) await wan(env, images, wanRuns);
     if (scenarios.includes('--rss')) await rss(env, rssSet(quick));
+    if (scenarios.includes('--overlay')) await overlayVsRoot(env, images, runs);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

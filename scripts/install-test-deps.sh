@@ -18,6 +18,8 @@ DEBIAN_PACKAGES=(
   rsync             # KIWI copies image roots and description overlays with it
   gpg               # KIWI imports the Debian archive keyring with it (--signing-key)
   xz-utils          # KIWI's tbz result is a .tar.xz
+  mkosi             # mkosi 14: builds a bookworm image with the overlay as --extra-tree (test/e2e/overlay-mkosi.test.ts)
+  debian-archive-keyring # debootstrap (mkosi, the test root) checks the mirror's Release with it; only a Recommends
   iproute2          # network namespaces for the WAN benchmark
   python3           # its delay line, on kernels without netem (bench/delay-line.py)
   time              # /usr/bin/time: peak RSS of the processes the build benchmark runs

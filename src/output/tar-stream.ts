@@ -164,7 +164,36 @@ interface EntrySink {
   write(chunk: Buffer): boolean;
   end(cb?: () => void): void;
   destroy(err?: Error): void;
-  once(event: 'drain' | 'error', fn: (err?: Error) => void): void;
+  readonly destroying: boolean;
+  on(event: 'error', fn: (err?: Error) => void): void;
+  once(event: 'drain' | 'finish' | 'error' | 'close', fn: (err?: Error) => void): void;
+  off(event: 'drain' | 'finish' | 'error' | 'close', fn: (err?: Error) => void): void;
+}
+
+/**
+ * Waits for `event` on the entry, or its end by an error or by destruction,
+ * whichever comes first, and leaves no listener behind (one per wait would
+ * pile up over a large entry).
+ */
+function settled(sink: EntrySink, event: 'drain' | 'finish'): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const off = () => {
+      sink.off(event, ok);
+      sink.off('error', fail);
+      sink.off('close', fail);
+    };
+    const ok = () => {
+      off();
+      resolve();
+    };
+    const fail = (err?: Error) => {
+      off();
+      reject(err ?? new Error('tar entry destroyed'));
+    };
+    sink.once(event, ok);
+    sink.once('error', fail);
+    sink.once('close', fail);
+  });
 }
 
 /** One large entry's body, written in order. */
@@ -178,26 +207,35 @@ class TarEntryFile implements OutputFile {
     private readonly size: number,
     private readonly name: string,
     private readonly release: () => void,
-  ) {}
+  ) {
+    // The entry is destroyed with an error when it is abandoned, or when the
+    // whole stream breaks (the pack destroys its open entry); with no listener
+    // that error would be an uncaught exception. The stream's own failure is
+    // reported by close, and a wait below rejects with it.
+    sink.on('error', () => undefined);
+  }
+
+  /** Throws when the entry can take no more bytes (abandoned, or the stream broke). */
+  private checkOpen(): void {
+    if (this.state === 'aborted' || this.sink.destroying) throw new Error(`${this.name}: the tar stream is broken`);
+  }
 
   async write(chunk: Buffer, position: number): Promise<void> {
+    this.checkOpen();
     if (position !== this.written) throw new Error(`${this.name}: a tar entry is written in order (byte ${position} after ${this.written})`);
     this.written += chunk.length;
     if (this.written > this.size) throw new Error(`${this.name}: more than the ${this.size} bytes announced`);
-    if (!this.sink.write(chunk)) await new Promise<void>((resolve, reject) => {
-      this.sink.once('drain', () => resolve());
-      this.sink.once('error', reject);
-    });
+    if (!this.sink.write(chunk)) await settled(this.sink, 'drain');
   }
 
   async commit(): Promise<void> {
     if (this.state !== 'open') return;
+    this.checkOpen();
     if (this.written !== this.size) throw new Error(`${this.name}: ${this.written} bytes written, ${this.size} announced`);
     this.state = 'committed';
-    await new Promise<void>((resolve, reject) => {
-      this.sink.once('error', reject);
-      this.sink.end(() => resolve());
-    });
+    const finished = settled(this.sink, 'finish');
+    this.sink.end();
+    await finished;
     this.release();
   }
 

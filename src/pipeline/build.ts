@@ -15,7 +15,7 @@ import { pinAll, type Pinned } from './pin.js';
 import { openSource, resolveOpened } from './resolve.js';
 import { BuildRun } from './run.js';
 import { installRendered, renderWhenResolved } from './units.js';
-import { writeArchive, WriteOrder } from './write.js';
+import { untilStopped, writeArchive, WriteOrder } from './write.js';
 
 /** Makes the archive directory, and removes temporary files an interrupted earlier build left there. */
 async function prepareArchiveDir(output: ImageOutput): Promise<void> {
@@ -112,6 +112,7 @@ export async function build(plan: Plan, options: BuildOptions): Promise<BuildRes
   }
   const images = settled.map((s) => (s as PromiseFulfilledResult<BuiltImage>).value);
   const units = await (unitsFirst ?? rendering.then((u) => installRendered(output, u)));
-  await output.close();
+  // A stream's end may wait on its reader for ever (a stalled pipe): an interruption ends the wait.
+  await (output.streaming ? untilStopped(output.close(), options.signal) : output.close());
   return { output: output.description, root: await output.hostPath('/'), images, units };
 }

@@ -2,7 +2,7 @@
 
 import { copyImage, manifestToCommit, type CopyResult } from '../copy/copy-image.js';
 import { OciArchiveDestination } from '../destination/oci-archive.js';
-import type { ImageOutput } from '../output/types.js';
+import type { ImageOutput, OutputFile } from '../output/types.js';
 import type { PlannedContainer } from '../plan/plan.js';
 import { StoredSource } from '../source/stored.js';
 import type { Resolved } from './resolve.js';
@@ -19,10 +19,67 @@ export function writeArchive(run: BuildRun, output: ImageOutput, container: Plan
   const fromStore = new StoredSource(r.source, r.image.manifest, run.fetcher, reference);
   return run.writing(async () => {
     const contents = { manifest: manifestToCommit(r.image), config: r.image.parsed.config, layers: r.image.parsed.layers };
-    const destination = await OciArchiveDestination.open(output, container.archive, { reference, mtime, platform: r.platform, copier: run.store.workers }, contents);
+    if (!output.streaming) return copyInto(await OciArchiveDestination.open(output, container.archive, { reference, mtime, platform: r.platform, copier: run.store.workers }, contents));
+    // A stream waits on its reader, maybe for ever (a stalled pipe on standard
+    // output), and neither opening an entry nor a blob going into it watches
+    // the stop signal; nor can the archive's own abort end a write its file
+    // never finishes. So when the build stops: stop waiting for the opening,
+    // and abort the archive's file, which fails that write and with it the copy
+    // (which then aborts the archive).
+    let file: OutputFile | undefined;
+    const stopFile = () => void file?.abort().catch(() => undefined);
+    const watched = withCreatedFile(output, (f) => {
+      file = f;
+      if (run.signal.aborted) stopFile();
+    });
+    const opening = OciArchiveDestination.open(watched, container.archive, { reference, mtime, platform: r.platform, copier: run.store.workers }, contents);
+    const destination = await untilStopped(opening, run.signal, (late) => void late.abort().catch(() => undefined));
+    run.signal.addEventListener('abort', stopFile, { once: true });
+    if (run.signal.aborted) stopFile();
+    try {
+      return await copyInto(destination);
+    } finally {
+      run.signal.removeEventListener('abort', stopFile);
+    }
+  });
+
+  async function copyInto(destination: OciArchiveDestination): Promise<Written> {
     // copyImage aborts the destination when it fails.
     const result = await copyImage(fromStore, destination, { reference, platform: r.platform, signal: run.signal, resolved: r.image });
     return { result, size: destination.size };
+  }
+}
+
+/** `output`, handing each file it creates to `onFile` as well. */
+function withCreatedFile(output: ImageOutput, onFile: (file: OutputFile) => void): ImageOutput {
+  return new Proxy(output, {
+    get(target, prop) {
+      if (prop === 'createFile') {
+        return async (path: string, options: { size?: number; mode?: number }) => {
+          const file = await target.createFile(path, options);
+          onFile(file);
+          return file;
+        };
+      }
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+/**
+ * `work`, or a rejection with the signal's reason as soon as it is aborted
+ * (what `work` gives after that goes to `late`, if anything).
+ */
+export function untilStopped<T>(work: Promise<T>, signal: AbortSignal, late: (value: T) => void = () => undefined): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      reject(signal.reason);
+      work.then(late, () => undefined);
+    };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
 }
 
