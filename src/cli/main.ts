@@ -18,6 +18,10 @@ commands:
   compile DESCRIPTION OUTDIR
                          write a KIWI description directory without <containers>: the
                          images and units as one <archive> (see imgdesc compile --help)
+  pull REF OUTPUT        write the disk image of a podman machine image, an ORAS
+                         artifact or a disk container to OUTPUT (see imgdesc pull --help)
+  push FILE REF          publish a disk image for podman machine and imgdesc pull
+                         (see imgdesc push --help)
 
 common options:
   --profile NAME         select a profile (repeatable; default: import="true" profiles)
@@ -38,6 +42,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   build: async () => (await import('./commands/build.js')).buildCommand,
   lock: async () => (await import('./commands/lock.js')).lockCommand,
   compile: async () => (await import('./commands/compile.js')).compileCommand,
+  pull: async () => (await import('./commands/pull.js')).pullCommand,
+  push: async () => (await import('./commands/push.js')).pushCommand,
 };
 
 

@@ -18,6 +18,8 @@ export interface ImageManifest {
   readonly mediaType: string;
   readonly config: Descriptor;
   readonly layers: readonly Descriptor[];
+  /** OCI 1.1: what kind of artifact this manifest is (absent for images). */
+  readonly artifactType?: string;
 }
 
 export interface ImageIndex {
@@ -84,6 +86,7 @@ export function parseManifest(bytes: Buffer, contentType: string | null): ImageM
       mediaType: type,
       config: descriptor(doc.config, 'config'),
       layers: doc.layers.map((l, i) => descriptor(l, `layers[${i}]`)),
+      ...(typeof doc.artifactType === 'string' && doc.artifactType !== '' ? { artifactType: doc.artifactType } : {}),
     };
   }
   throw new ManifestFormatError(`unsupported manifest type ${type}`);

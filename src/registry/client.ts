@@ -1,10 +1,12 @@
 // A client for one registry host speaking the distribution API v2: ping,
 // Bearer and Basic auth (tokens cached per scope), manual redirects that never
 // carry Authorization to another origin, bounded retries, and manifests read
-// with a size cap. Blob bodies are returned as streams, never buffered.
+// with a size cap. Blob bodies are returned as streams, never buffered. The
+// requests of a push (POST/PUT/PATCH with Buffer bodies, a pull,push token
+// scope) go through the same path; upload.ts builds the push on it.
 
 import type { Readable } from 'node:stream';
-import { Agent, request, type Dispatcher } from './http.js';
+import { Agent, request, type Dispatcher, type HttpMethod } from './http.js';
 import { findCredentials, type CredentialLookup, type Credentials } from './credentials.js';
 import { parseChallenges } from './challenge.js';
 import { backoffMs, DEFAULT_RETRY, errorCode, isRetryableError, networkReason, RETRYABLE_STATUS, retryAfterMs, sleep, type RetryPolicy } from './retry.js';
@@ -41,6 +43,28 @@ export interface RegistryResponse {
   readonly body: Readable & { dump(opts?: { limit: number }): Promise<void> };
   readonly url: string;
 }
+
+export interface FetchOptions {
+  readonly repository: string;
+  readonly accept?: string;
+  /** Ask for the bytes from this offset on (a resumed blob). */
+  readonly range?: number;
+  readonly signal: AbortSignal;
+  /** More request headers (content-type, content-range of an upload). */
+  readonly headers?: Record<string, string>;
+  /** A Buffer, never a stream: an auth challenge or a retry sends it again. */
+  readonly body?: Buffer;
+  /** Ask for push rights too: the token scope becomes repository:NAME:pull,push. */
+  readonly push?: boolean;
+  /**
+   * false: no automatic retry on a network failure or a 5xx/429 answer, for a
+   * request that may have taken effect in part (an upload chunk): sent twice,
+   * it could store bytes twice. Default true.
+   */
+  readonly retry?: boolean;
+}
+
+const absolute = (path: string) => /^https?:\/\//.test(path);
 
 const TLS_CODES = /^(ERR_SSL_|ERR_TLS_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_|CERT_|HOSTNAME_MISMATCH)/;
 
@@ -276,35 +300,35 @@ export class RegistryClient {
   }
 
   /**
-   * GET/HEAD a path under /v2/ for a repository, with auth, redirects and
-   * retries. Non-2xx answers other than 401 are returned to the caller.
+   * A request under /v2/ for a repository, with auth, redirects and retries.
+   * `path` is a path on this registry, or an absolute URL it handed out (an
+   * upload Location); Authorization goes to this registry's origin only.
+   * Non-2xx answers other than 401 are returned to the caller.
    */
-  async fetch(
-    method: 'GET' | 'HEAD',
-    path: string,
-    opts: { repository: string; accept?: string; range?: number; signal: AbortSignal },
-  ): Promise<RegistryResponse> {
-    const scope = `repository:${opts.repository}:pull`;
+  async fetch(method: HttpMethod, path: string, opts: FetchOptions): Promise<RegistryResponse> {
+    const scope = `repository:${opts.repository}:${opts.push ? 'pull,push' : 'pull'}`;
+    const retries = opts.retry ?? true;
     const signal = opts.signal;
     let attempt = 0;
     let authTried = false;
     for (;;) {
       attempt++;
-      let url = `${this.scheme ?? 'https'}://${this.host}${path}`;
-      const headers: Record<string, string> = { ...this.baseHeaders() };
+      let url = absolute(path) ? path : `${this.scheme ?? 'https'}://${this.host}${path}`;
+      const headers: Record<string, string> = { ...this.baseHeaders(), ...opts.headers };
       if (opts.accept) headers.accept = opts.accept;
       if (opts.range) headers.range = `bytes=${opts.range}-`;
       const auth = this.authorization(scope);
       if (auth) headers.authorization = auth;
       let res: Dispatcher.ResponseData;
       try {
-        url = `${await this.baseUrl(signal)}${path}`;
-        res = await this.follow(method, url, headers, signal);
+        const base = await this.baseUrl(signal);
+        url = absolute(path) ? path : `${base}${path}`;
+        res = await this.follow(method, url, headers, opts.body, new URL(base).origin, signal);
       } catch (err) {
         if (signal.aborted) throw err;
         if (err instanceof RegistryHttpError) throw err;
         const net = this.networkError(err, url);
-        if (net.kind === 'network' && isRetryableError(err) && attempt < this.retry.attempts) {
+        if (retries && net.kind === 'network' && isRetryableError(err) && attempt < this.retry.attempts) {
           await sleep(backoffMs(this.retry, attempt, null), signal);
           continue;
         }
@@ -335,7 +359,7 @@ export class RegistryClient {
           'auth',
         );
       }
-      if (RETRYABLE_STATUS.has(res.statusCode) && attempt < this.retry.attempts) {
+      if (retries && RETRYABLE_STATUS.has(res.statusCode) && attempt < this.retry.attempts) {
         await res.body.dump();
         await sleep(backoffMs(this.retry, attempt, retryAfterMs(res.headers['retry-after'])), signal);
         continue;
@@ -344,17 +368,21 @@ export class RegistryClient {
     }
   }
 
-  /** One request, following up to 5 redirects; Authorization stays with its origin. */
-  private async follow(method: 'GET' | 'HEAD', start: string, headers: Record<string, string>, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
+  /**
+   * One request, following up to 5 redirects; Authorization stays with the
+   * registry's origin. A request with a body follows only 307/308, which keep
+   * method and body; other redirects of it are the caller's to judge.
+   */
+  private async follow(method: HttpMethod, start: string, headers: Record<string, string>, body: Buffer | undefined, authOrigin: string, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
     let url = new URL(start);
-    const origin = url.origin;
+    const followed = method === 'GET' || method === 'HEAD' ? [301, 302, 303, 307, 308] : [307, 308];
     for (let hop = 0; ; hop++) {
-      const sameOrigin = url.origin === origin;
+      const sameOrigin = url.origin === authOrigin;
       const h = { ...headers };
       if (!sameOrigin) delete h.authorization;
       const dispatcher = sameOrigin ? await this.agent() : await this.agentFor(url.host);
-      const res = await request(url, { method, headers: h, dispatcher, signal });
-      if ([301, 302, 303, 307, 308].includes(res.statusCode)) {
+      const res = await request(url, { method, headers: h, body, dispatcher, signal });
+      if (followed.includes(res.statusCode)) {
         const location = header(res.headers, 'location');
         await res.body.dump();
         if (!location) throw new RegistryHttpError(`${url.host} answered HTTP ${res.statusCode} without a Location`, res.statusCode, 'protocol');

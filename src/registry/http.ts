@@ -11,10 +11,13 @@ import dispatcherRequest from 'undici/lib/api/api-request.js';
 export const Agent = UndiciAgent;
 export type Agent = AgentClass;
 
+/** The methods the distribution API uses: reads, and the uploads of a push. */
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
 export interface RequestOptions {
-  readonly method: 'GET' | 'HEAD' | 'POST';
+  readonly method: HttpMethod;
   readonly headers: Record<string, string>;
-  readonly body?: string;
+  readonly body?: string | Buffer;
   readonly dispatcher: Dispatcher;
   readonly signal: AbortSignal;
 }

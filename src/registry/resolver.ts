@@ -2,11 +2,13 @@
 // try, in order, each with the client (credentials, TLS settings, retries)
 // to reach it. Today an image has one endpoint: its own registry (Docker
 // Hub's API host for docker.io). Mirrors and rewrites from registries.conf
-// are more endpoints before it, and arrive here, nowhere else.
+// are more endpoints before it, and arrive here, nowhere else. A push goes to
+// the image's own registry only (pushTarget).
 
 import type { Reference } from '../oci/reference.js';
 import { RegistryClient, type RegistryClientOptions } from './client.js';
 import { RepositoryReader } from './repository.js';
+import { RepositoryWriter } from './upload.js';
 
 export interface Endpoint {
   /** Where the image is read from: host and repository as the API names them. */
@@ -35,6 +37,16 @@ export class RegistryResolver {
   endpoints(ref: Reference): Endpoint[] {
     const { host, repository } = apiLocation(ref);
     return [{ reader: new RepositoryReader(this.client(host, this.options.tlsVerify), repository), label: `registry ${ref.registry}`, mirror: false }];
+  }
+
+  /**
+   * Where a push of `ref` goes: the registry itself, never a mirror. Reading
+   * (the index a push adds to) and writing share its client.
+   */
+  pushTarget(ref: Reference): { reader: RepositoryReader; writer: RepositoryWriter; label: string } {
+    const { host, repository } = apiLocation(ref);
+    const client = this.client(host, this.options.tlsVerify);
+    return { reader: new RepositoryReader(client, repository), writer: new RepositoryWriter(client, repository), label: `registry ${ref.registry}` };
   }
 
   private client(host: string, tlsVerify: boolean): RegistryClient {

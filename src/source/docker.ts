@@ -20,6 +20,18 @@ const KIND_TO_REASON = {
   protocol: 'PROTOCOL',
 } as const;
 
+/**
+ * A registry failure as the SourceError the user sees (exit 4), naming the
+ * image and what was asked for; anything else is returned as it was.
+ */
+export function registryFailure(err: unknown, display: string, registry: string, what: string): unknown {
+  if (err instanceof SourceError) return err;
+  if (err instanceof RegistryHttpError) return new SourceError(KIND_TO_REASON[err.kind], `${display}: ${what}: ${err.message}`, display, { cause: err });
+  // A transfer that broke after its attempts ran out.
+  if (isRetryableError(err)) return new SourceError('NETWORK', `${display}: ${what} from ${registry}: ${networkReason(err)}`, display, { cause: err });
+  return err;
+}
+
 export class RegistrySource implements ImageSource {
   readonly description: string;
   private readonly display: string;
@@ -39,13 +51,7 @@ export class RegistrySource implements ImageSource {
   }
 
   private fail(err: unknown, what: string): never {
-    if (err instanceof SourceError) throw err;
-    if (err instanceof RegistryHttpError) {
-      throw new SourceError(KIND_TO_REASON[err.kind], `${this.display}: ${what}: ${err.message}`, this.display, { cause: err });
-    }
-    // A transfer that broke after its attempts ran out.
-    if (isRetryableError(err)) throw new SourceError('NETWORK', `${this.display}: ${what} from ${this.ref.registry}: ${networkReason(err)}`, this.display, { cause: err });
-    throw err;
+    throw registryFailure(err, this.display, this.ref.registry, what);
   }
 
   /** What happened on the way, for the report (a mirror that failed). */

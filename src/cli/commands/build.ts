@@ -11,7 +11,7 @@ import type { Plan } from '../../plan/plan.js';
 import type { LockFile } from '../../lock/lock-file.js';
 import { containerDirFor } from '../../source/candidates.js';
 import { loadDescription } from '../../description/load.js';
-import { AbortedError, DescriptionInvalidError, UsageError } from '../../errors.js';
+import { DescriptionInvalidError, UsageError } from '../../errors.js';
 import { makePlan } from '../../plan/plan.js';
 import { DEFAULT_RETRY } from '../../registry/retry.js';
 import { positiveInt, REGISTRY_OPTIONS, registryOptionsFrom } from '../registry-options.js';
@@ -20,6 +20,7 @@ import { SOURCE_OPTIONS, sourceChoicesFrom } from '../source-options.js';
 import { EXIT } from '../exit-codes.js';
 import type { Io } from '../io.js';
 import { version } from '../version.js';
+import { interruptSignal } from '../interrupt.js';
 import { buildJson, buildText } from '../../report/report.js';
 import { plainProgress, ttyProgress } from '../progress.js';
 
@@ -96,20 +97,8 @@ export function sourceDateEpoch(env: NodeJS.ProcessEnv): number {
   return Number(v);
 }
 
-/** Ends work on SIGINT/SIGTERM; removes the handlers when done. */
-export function interruptSignal(): { signal: AbortSignal; dispose(): void } {
-  const controller = new AbortController();
-  const onSignal = (name: NodeJS.Signals) => controller.abort(new AbortedError(`interrupted by ${name}`, name));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  return {
-    signal: controller.signal,
-    dispose() {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    },
-  };
-}
+/** Lives in ../interrupt.ts (pull and push use it without loading build); kept here for compile and lock. */
+export { interruptSignal } from '../interrupt.js';
 
 /** Everything a build needs from the command line, short of where its files go. */
 export interface BuildSetup {
