@@ -31,3 +31,10 @@ export function registryOptionsFrom(command: string, values: Record<string, unkn
     timeoutMs: positiveInt(command, 'timeout', values.timeout as string | undefined, 60) * 1000,
   };
 }
+
+/** The help lines of REGISTRY_OPTIONS that pull and push show as they are. */
+export const REGISTRY_HELP = `  --authfile FILE      registry credentials (containers-auth.json); default lookup as podman
+  --tls-verify=false   allow plain http and unverified https (local registries only)
+  --cert-dir DIR       trust DIR/*.crt as CAs (in addition to /etc/containers/certs.d/HOST/)
+  --retries N          attempts per registry request (default ${DEFAULT_RETRY.attempts})
+  --timeout SECONDS    give up on a connection that sends nothing for this long (default 60)`;

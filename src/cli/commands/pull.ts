@@ -3,7 +3,7 @@ import { UsageError } from '../../errors.js';
 import { pullDisk, type PullProgress, type PullResult } from '../../disk/pull.js';
 import { parseDiskRef } from '../../disk/reference.js';
 import { humanSize } from '../../report/report.js';
-import { DEFAULT_RETRY } from '../../registry/retry.js';
+import { REGISTRY_HELP } from '../registry-options.js';
 import { parseCommand } from '../args.js';
 import { DISK_OPTIONS, disktypeFrom, resolverFrom, targetPlatform } from '../disk-options.js';
 import { EXIT } from '../exit-codes.js';
@@ -34,11 +34,7 @@ under disk/). See docs/disk-images.md.
                        name in the layer)
   --no-decompress      write the bytes as stored (gzip, bzip2, xz and zstd are
                        otherwise decompressed, told by their magic bytes)
-  --authfile FILE      registry credentials (containers-auth.json); default lookup as podman
-  --tls-verify=false   allow plain http and unverified https (local registries only)
-  --cert-dir DIR       trust DIR/*.crt as CAs (in addition to /etc/containers/certs.d/HOST/)
-  --retries N          attempts per registry request (default ${DEFAULT_RETRY.attempts})
-  --timeout SECONDS    give up on a connection that sends nothing for this long (default 60)
+${REGISTRY_HELP}
   --json               print the result as JSON on stdout, nothing else
   -q, --quiet          print nothing but errors`;
 

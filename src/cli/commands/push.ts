@@ -3,7 +3,7 @@ import { pushDisk, type PushFormat, type PushResult } from '../../disk/push.js';
 import { parsePushRef } from '../../disk/reference.js';
 import { UsageError } from '../../errors.js';
 import { humanSize } from '../../report/report.js';
-import { DEFAULT_RETRY } from '../../registry/retry.js';
+import { REGISTRY_HELP } from '../registry-options.js';
 import { parseCommand } from '../args.js';
 import { DISK_OPTIONS, disktypeFrom, resolverFrom, targetPlatform } from '../disk-options.js';
 import { EXIT } from '../exit-codes.js';
@@ -31,11 +31,7 @@ as it is.
   --format F           podman-machine (default): index entries with a disktype annotation
                        and architectures spelled x86_64/aarch64, as podman machine matches
                        them; oras: an ORAS artifact per platform, architectures as OCI spells them
-  --authfile FILE      registry credentials (containers-auth.json); default lookup as podman
-  --tls-verify=false   allow plain http and unverified https (local registries only)
-  --cert-dir DIR       trust DIR/*.crt as CAs (in addition to /etc/containers/certs.d/HOST/)
-  --retries N          attempts per registry request (default ${DEFAULT_RETRY.attempts})
-  --timeout SECONDS    give up on a connection that sends nothing for this long (default 60)
+${REGISTRY_HELP}
   --json               print the result as JSON on stdout, nothing else
   -q, --quiet          print nothing but errors`;
 
