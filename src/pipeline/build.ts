@@ -15,7 +15,8 @@ import { pinAll, type Pinned } from './pin.js';
 import { openSource, resolveOpened } from './resolve.js';
 import { BuildRun } from './run.js';
 import { installRendered, renderWhenResolved } from './units.js';
-import { untilStopped, writeArchive, WriteOrder } from './write.js';
+import { untilStopped } from '../util/abortable.js';
+import { writeArchive, WriteOrder } from './write.js';
 
 /** Makes the archive directory, and removes temporary files an interrupted earlier build left there. */
 async function prepareArchiveDir(output: ImageOutput): Promise<void> {
@@ -75,11 +76,12 @@ function primaryFailure(run: BuildRun, settled: PromiseSettledResult<BuiltImage>
 export async function build(plan: Plan, options: BuildOptions): Promise<BuildResult> {
   const { output } = options;
   if (plan.containers.length > 0) await prepareArchiveDir(output);
-  const run = await BuildRun.start({ ...options, jobs: Math.max(1, options.jobs ?? DEFAULT_JOBS) }, plan.containers.length > 0);
+  let resolvedAll!: () => void;
+  const allResolved = new Promise<void>((r) => (resolvedAll = r));
+  const run = await BuildRun.start({ ...options, jobs: Math.max(1, options.jobs ?? DEFAULT_JOBS), allResolved }, plan.containers.length > 0);
 
   const resolutions: Promise<void>[] = [];
-  let resolvedAll!: () => void;
-  const rendering = renderWhenResolved(new Promise<void>((r) => (resolvedAll = r)), plan.containers, options);
+  const rendering = renderWhenResolved(allResolved, plan.containers, options);
   rendering.catch((err: unknown) => run.stop(err));
   // A stream takes the units first and the archives one by one, sorted; a
   // directory takes the units last, so they never point at missing archives.

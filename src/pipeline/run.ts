@@ -23,6 +23,8 @@ export interface RunOptions {
   /** Persistent blob cache; undefined: a scratch store removed at close. */
   readonly cacheDir?: string;
   readonly workers?: FileWorkers;
+  /** Settles when every image's manifest is known: big downloads wait for it to be ranked. */
+  readonly allResolved: Promise<void>;
 }
 
 export class BuildRun {
@@ -55,7 +57,7 @@ export class BuildRun {
     const dir = options.cacheDir ?? (await mkdtemp(join(tmpdir(), `${TEMP_MARKER}blobs-`)));
     const store = new BlobStore(dir, options.workers);
     if (work) store.workers.start();
-    return new BuildRun(options.signal, new BlobFetcher(store, priorityLimiter(options.jobs), true), scratch, options);
+    return new BuildRun(options.signal, new BlobFetcher(store, priorityLimiter(options.jobs), true, options.allResolved), scratch, options);
   }
 
   get store(): BlobStore {

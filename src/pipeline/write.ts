@@ -7,6 +7,7 @@ import type { PlannedContainer } from '../plan/plan.js';
 import { StoredSource } from '../source/stored.js';
 import type { Resolved } from './resolve.js';
 import type { BuildRun } from './run.js';
+import { untilStopped } from '../util/abortable.js';
 
 export interface Written {
   readonly result: CopyResult;
@@ -64,22 +65,6 @@ function withCreatedFile(output: ImageOutput, onFile: (file: OutputFile) => void
       const value: unknown = Reflect.get(target, prop, target);
       return typeof value === 'function' ? value.bind(target) : value;
     },
-  });
-}
-
-/**
- * `work`, or a rejection with the signal's reason as soon as it is aborted
- * (what `work` gives after that goes to `late`, if anything).
- */
-export function untilStopped<T>(work: Promise<T>, signal: AbortSignal, late: (value: T) => void = () => undefined): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => {
-      reject(signal.reason);
-      work.then(late, () => undefined);
-    };
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
 }
 

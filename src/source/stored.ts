@@ -8,6 +8,7 @@ import { ImgdescError, OutputError, SourceError } from '../errors.js';
 import { DigestMismatchError } from '../oci/digest.js';
 import type { Descriptor } from '../oci/manifest.js';
 import { errnoText, isFsError } from '../util/errno.js';
+import { untilStopped } from '../util/abortable.js';
 import type { Queued } from '../util/limit.js';
 import type { FetchedManifest, ImageSource } from './types.js';
 
@@ -38,6 +39,13 @@ export class BlobFetcher {
     /** Bounds downloads only: checking the store is file-thread work. */
     private readonly limit: <T>(fn: () => Promise<T>, priority: number) => Queued<T>,
     private readonly measure: boolean,
+    /**
+     * Settles once every image's manifest is known. Blobs of SMALL_BLOB and
+     * more wait for it before they are queued, so that the ranking sees all
+     * of them (a base layer shared by an image resolved later is raised
+     * before it starts); small blobs go at once. Without it: no wait.
+     */
+    private readonly allKnown: Promise<unknown> = Promise.resolve(),
   ) {}
 
   ensure(desc: Descriptor, from: ImageSource, ctx: FetchContext): Promise<StoredBlob> {
@@ -49,8 +57,9 @@ export class BlobFetcher {
     }
     let queued: Queued<StoredBlob> | null = null;
     let raised = 0;
-    const promise = this.store.lookup(desc, this.measure).then((found) => {
+    const promise = this.store.lookup(desc, this.measure).then(async (found) => {
       if (found) return found;
+      if (desc.size >= SMALL_BLOB) await untilStopped(this.allKnown, ctx.signal);
       queued = this.limit(() => this.download(desc, from, ctx), priorityOf(desc) + raised);
       return queued.promise;
     });

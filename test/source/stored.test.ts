@@ -89,13 +89,14 @@ interface Setup {
   bytes: (d: Descriptor) => Promise<Buffer>;
 }
 
-async function setup(t: T, options: { limit?: number; layers?: number } = {}): Promise<Setup> {
+async function setup(t: T, options: { limit?: number; layers?: number; sizes?: number[]; allKnown?: Promise<unknown> } = {}): Promise<Setup> {
   const dir = await tempDir(t);
-  const image = await makeImage(join(dir, 'layout'), { seed: 'stored', platforms: [{ architecture: 'amd64' }], layers: Array.from({ length: options.layers ?? 3 }, (_, i) => ({ size: 40_000 + i })) }, '1.0');
+  const sizes = options.sizes ?? Array.from({ length: options.layers ?? 3 }, (_, i) => 40_000 + i);
+  const image = await makeImage(join(dir, 'layout'), { seed: 'stored', platforms: [{ architecture: 'amd64' }], layers: sizes.map((size) => ({ size })) }, '1.0');
   const source = new Watched(new OciLayoutSource(image.layout, Reference.parse(REFERENCE), null));
   const store = new BlobStore(join(dir, 'store'));
   t.after(() => store.close());
-  const fetcher = new BlobFetcher(store, priorityLimiter(options.limit ?? 4), false);
+  const fetcher = new BlobFetcher(store, priorityLimiter(options.limit ?? 4), false, options.allKnown);
   const layers = image.manifests[0]!.layers.map((l) => ({ mediaType: LAYER, digest: l.digest, size: l.size }));
   const bytes = (d: Descriptor) => readFile(join(image.layout, 'blobs/sha256', d.digest.slice('sha256:'.length)));
   return { image, source, store, fetcher, layers, bytes };
@@ -131,6 +132,29 @@ describe('BlobFetcher', () => {
     await Promise.all(layers.map((l) => fetcher.ensure(l, source, ctx())));
     assert.equal(source.blobRequests.length, 4);
     assert.equal(source.maxActive, 1);
+  });
+
+  test('blobs of 1 MiB and more wait until every manifest is known; smaller ones start at once', async (t) => {
+    let known!: () => void;
+    const allKnown = new Promise<void>((r) => (known = r));
+    const { source, fetcher, layers } = await setup(t, { sizes: [1_200_000, 30_000], allKnown });
+    const [big, small] = layers as [Descriptor, Descriptor];
+    const bigDone = fetcher.ensure(big, source, ctx());
+    await fetcher.ensure(small, source, ctx());
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(source.blobRequests, [small.digest], 'the big layer is held back');
+    known();
+    await bigDone;
+    assert.deepEqual(source.blobRequests, [small.digest, big.digest]);
+  });
+
+  test('a held-back blob fails with the stop, and never downloads, when the build stops before ranking', async (t) => {
+    const { source, fetcher, layers } = await setup(t, { sizes: [1_200_000], allKnown: new Promise(() => {}) });
+    const stop = new AbortController();
+    const held = fetcher.ensure(layers[0]!, source, { reference: REFERENCE, signal: stop.signal });
+    stop.abort(new Error('stopped'));
+    await assert.rejects(held, /stopped/);
+    assert.deepEqual(source.blobRequests, []);
   });
 
   test('a download with wrong bytes fails every waiting caller with DIGEST, stores nothing, and can be asked for again', async (t) => {
