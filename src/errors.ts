@@ -76,9 +76,11 @@ export class SelectionError extends ImgdescError {
 /**
  * A container source (registry, archive, layout) failed. `reason` refines the
  * code: IMGDESC_SOURCE_AUTH, _NOT_FOUND, _DIGEST, _NETWORK, _TLS, _PROTOCOL,
- * _PLATFORM, _MISSING (offline archive absent). All map to exit 4.
+ * _PLATFORM, _MISSING (offline archive absent), _BLOCKED (a registries.conf
+ * rule blocks the registry), _POLICY (policy.json rejects the image). All map
+ * to exit 4.
  */
-export type SourceReason = 'AUTH' | 'NOT_FOUND' | 'DIGEST' | 'NETWORK' | 'TLS' | 'PROTOCOL' | 'PLATFORM' | 'MISSING' | 'REGISTRY';
+export type SourceReason = 'AUTH' | 'NOT_FOUND' | 'DIGEST' | 'NETWORK' | 'TLS' | 'PROTOCOL' | 'PLATFORM' | 'MISSING' | 'REGISTRY' | 'BLOCKED' | 'POLICY';
 
 export class SourceError extends ImgdescError {
   readonly code: string;
@@ -102,6 +104,18 @@ export class SourceError extends ImgdescError {
 export class CredentialError extends ImgdescError {
   readonly code = 'IMGDESC_SOURCE_AUTH';
   constructor(message: string, readonly file: string | null, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/**
+ * A containers configuration file (registries.conf, policy.json, a
+ * registries.d file, a key file it names) that cannot be read or does not
+ * follow its format. `file` is the file; the message names it and the place.
+ */
+export class ConfigFileError extends ImgdescError {
+  readonly code = 'IMGDESC_CONFIG';
+  constructor(message: string, readonly file: string, options?: { cause?: unknown }) {
     super(message, options);
   }
 }
