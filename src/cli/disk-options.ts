@@ -6,6 +6,7 @@ import { UsageError } from '../errors.js';
 import { ARCH_ALIASES } from '../description/names.js';
 import { parsePlatform, type Platform } from '../oci/platform.js';
 import { platformFor } from '../plan/select.js';
+import type { RegistriesConf } from '../registry/registries-conf.js';
 import { RegistryResolver } from '../registry/resolver.js';
 import { hostArch } from './args.js';
 import { REGISTRY_OPTIONS, registryOptionsFrom } from './registry-options.js';
@@ -37,6 +38,6 @@ export function disktypeFrom(command: string, value: string | undefined): string
   return value;
 }
 
-export function resolverFrom(command: string, values: Record<string, unknown>): RegistryResolver {
-  return new RegistryResolver({ ...registryOptionsFrom(command, values), userAgent: `imgdesc/${version()}` });
+export function resolverFrom(command: string, values: Record<string, unknown>, conf: RegistriesConf): RegistryResolver {
+  return new RegistryResolver({ ...registryOptionsFrom(command, values), userAgent: `imgdesc/${version()}` }, conf);
 }

@@ -2,6 +2,7 @@
 
 import { UsageError } from '../errors.js';
 import type { RegistryClientOptions } from '../registry/client.js';
+import { loadRegistriesConf, type RegistriesConf } from '../registry/registries-conf.js';
 import { DEFAULT_RETRY } from '../registry/retry.js';
 
 export const REGISTRY_OPTIONS = {
@@ -12,6 +13,7 @@ export const REGISTRY_OPTIONS = {
   'cert-dir': { type: 'string' },
   retries: { type: 'string' },
   timeout: { type: 'string' },
+  'registries-conf': { type: 'string' },
 } as const;
 
 export function positiveInt(command: string, name: string, value: string | undefined, fallback: number): number {
@@ -32,9 +34,18 @@ export function registryOptionsFrom(command: string, values: Record<string, unkn
   };
 }
 
+/** --registries-conf, else the files containers/image reads (see registries-conf.ts). */
+export function registriesConfFrom(values: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): Promise<RegistriesConf> {
+  return loadRegistriesConf({ file: values['registries-conf'] as string | undefined, env });
+}
+
 /** The help lines of REGISTRY_OPTIONS that pull and push show as they are. */
 export const REGISTRY_HELP = `  --authfile FILE      registry credentials (containers-auth.json); default lookup as podman
   --tls-verify=false   allow plain http and unverified https (local registries only)
   --cert-dir DIR       trust DIR/*.crt as CAs (in addition to /etc/containers/certs.d/HOST/)
   --retries N          attempts per registry request (default ${DEFAULT_RETRY.attempts})
-  --timeout SECONDS    give up on a connection that sends nothing for this long (default 60)`;
+  --timeout SECONDS    give up on a connection that sends nothing for this long (default 60)
+  --registries-conf FILE
+                       registries.conf to use (default $CONTAINERS_REGISTRIES_CONF, else
+                       ~/.config/containers/registries.conf, else /etc/containers/registries.conf;
+                       plus the registries.conf.d drop-ins): mirrors, rewrites, insecure, blocked`;

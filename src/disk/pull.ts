@@ -12,6 +12,7 @@ import { DigestMismatchError, VerifyingStream } from '../oci/digest.js';
 import { ManifestFormatError, parseManifest, type Descriptor, type ImageManifest } from '../oci/manifest.js';
 import { formatPlatform } from '../oci/platform.js';
 import type { RegistryResolver } from '../registry/resolver.js';
+import { verifyImage, type TrustConfig, type Verdict } from '../signatures/verify.js';
 import type { FetchedManifest, ImageSource } from '../source/types.js';
 import { isFsError, errnoText } from '../util/errno.js';
 import { decompressedName, type Compression } from './compression.js';
@@ -30,6 +31,8 @@ export interface PullOptions {
   readonly registries: RegistryResolver;
   readonly signal: AbortSignal;
   readonly progress?: PullProgress;
+  /** The signature policy; undefined: none consulted. */
+  readonly trust?: TrustConfig;
 }
 
 /** What a progress display is told; the bytes written it reads from `temp` itself. */
@@ -56,6 +59,8 @@ export interface PullResult {
   /** Bytes written after decompression; null with --no-decompress. */
   readonly uncompressedSize: number | null;
   readonly compression: Compression;
+  /** The policy requirements that accepted the image; null when none was consulted. */
+  readonly accepted: Verdict;
 }
 
 interface Chosen {
@@ -130,6 +135,9 @@ async function pullWith(opts: PullOptions): Promise<PullResult> {
   const source = opts.ref.source.open({ image: opts.ref.image, registries: opts.registries });
   try {
     const chosen = await chooseManifest(source, opts);
+    // The policy decides on the top-level manifest, before the disk's blob is asked for.
+    const target = { identity: opts.ref.image, digest: chosen.index ?? chosen.manifestDigest, served: source.served, transport: opts.ref.source.transport };
+    const accepted = await verifyImage(opts.trust, target, opts.signal);
     const pick = chooseLayer(chosen.manifest, chosen.disktype !== null, opts.want.file, reference);
     const output = await DiskOutput.prepare(opts.output);
     const layer = pick.layer;
@@ -151,6 +159,7 @@ async function pullWith(opts: PullOptions): Promise<PullResult> {
         size: written.size,
         uncompressedSize: opts.decompress ? written.bytes : null,
         compression: written.compression,
+        accepted,
       };
     } catch (err) {
       await output.discard();

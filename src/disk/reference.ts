@@ -1,8 +1,8 @@
 // What `imgdesc pull` and `push` accept as REF: a registry image
 // (docker://HOST/REPO[:TAG|@DIGEST], or the same without the transport), an
 // OCI layout (oci:DIR[:NAME]) or an oci-archive (oci-archive:FILE[:NAME]).
-// A short name is refused as podman machine refuses it: which registry it
-// means would be a guess (registries.conf aliases are not read).
+// A short name is refused as podman machine refuses it (which registry it
+// means would be a guess), unless a registries.conf [aliases] entry names it.
 
 import { ReferenceFormatError } from '../errors.js';
 import { Reference } from '../oci/reference.js';
@@ -32,12 +32,35 @@ export interface DiskRef {
  * podman's rule (containers/image shortnames.IsShortName): a name is fully
  * qualified when its first component has a "." or a ":" or is "localhost".
  */
-export function qualified(text: string): Reference {
+export function qualified(text: string, aliases: Aliases = new Map()): Reference {
+  const expanded = expandAlias(text, aliases);
+  if (expanded) return expanded;
   const ref = Reference.parse(text);
   if (!/[.:]/.test(ref.registry) && ref.registry !== 'localhost') {
-    throw new ReferenceFormatError(text, `"${ref.registry}" is not a registry host, so this is a short name; short names are not supported, use a fully-qualified name (HOST/REPOSITORY[:TAG])`);
+    throw new ReferenceFormatError(text, `"${ref.registry}" is not a registry host, so this is a short name; short names are not supported unless a registries.conf [aliases] entry names them, use a fully-qualified name (HOST/REPOSITORY[:TAG])`);
   }
   return ref;
+}
+
+export type Aliases = ReadonlyMap<string, { target: string; file: string }>;
+
+/**
+ * A short name ("name" or "ns/name", with its own tag or digest) that an
+ * alias names, as containers/image expands it: the alias gives host and
+ * repository, the short name keeps its tag or digest. null: no alias applies.
+ */
+function expandAlias(text: string, aliases: Aliases): Reference | null {
+  const m = /^([^@:]+)((?::[^@/]+)?(?:@.+)?)$/.exec(text);
+  if (!m) return null;
+  const first = m[1]!.split('/')[0]!;
+  if (/[.:]/.test(first) || first === 'localhost') return null;
+  const alias = aliases.get(m[1]!);
+  if (!alias) return null;
+  try {
+    return Reference.parse(`${alias.target}${m[2]}`);
+  } catch (err) {
+    throw new ReferenceFormatError(text, `the alias in ${alias.file} names ${JSON.stringify(alias.target)}, which is not a fully-qualified name: ${(err as Error).message}`);
+  }
 }
 
 /** The reference after docker://; "docker:" alone is not the transport's form. */
@@ -53,10 +76,10 @@ function transportOf(text: string): string | null {
 }
 
 /** Parses REF for pull; throws ValueFormatError (exit 2). */
-export function parseDiskRef(text: string): DiskRef {
+export function parseDiskRef(text: string, aliases?: Aliases): DiskRef {
   const transport = transportOf(text);
   if (transport === null || transport === 'docker') {
-    const ref = qualified(transport === 'docker' ? afterDocker(text) : text);
+    const ref = qualified(transport === 'docker' ? afterDocker(text) : text, aliases);
     return { source: dockerRef(ref), image: ref, display: ref.toString() };
   }
   if (!DISK_TRANSPORTS.includes(transport)) {

@@ -10,7 +10,7 @@ import type { Plan } from '../plan/plan.js';
 import { ARCHIVE_DIR } from '../plan/plan.js';
 import { TEMP_MARKER } from '../util/atomic-file.js';
 import { fetchBlobs } from './fetch.js';
-import { DEFAULT_JOBS, type BuildOptions, type BuildResult, type BuiltImage } from './options.js';
+import { DEFAULT_JOBS, policyUsed, type BuildOptions, type BuildResult, type BuiltImage } from './options.js';
 import { pinAll, type Pinned } from './pin.js';
 import { openSource, resolveOpened } from './resolve.js';
 import { BuildRun } from './run.js';
@@ -30,7 +30,7 @@ async function buildImage(run: BuildRun, p: Pinned, options: BuildOptions, order
   run.signal.throwIfAborted();
   const c = p.container;
   const opened = await openSource(p, run.registries, options.sources);
-  const r = await run.resolving(() => resolveOpened(p, opened, run.signal));
+  const r = await run.resolving(() => resolveOpened(p, opened, run.signal, options.trust));
   onResolved();
   try {
     const fetched = await fetchBlobs(run, c, r, options.onEvent);
@@ -49,6 +49,8 @@ async function buildImage(run: BuildRun, p: Pinned, options: BuildOptions, order
       load: c.load,
       origin: r.origin,
       warnings: result.warnings,
+      accepted: r.accepted,
+      notes: r.notes,
       config: result.config,
       layers: result.layers,
       manifestMediaType: result.manifestMediaType,
@@ -116,5 +118,5 @@ export async function build(plan: Plan, options: BuildOptions): Promise<BuildRes
   const units = await (unitsFirst ?? rendering.then((u) => installRendered(output, u)));
   // A stream's end may wait on its reader for ever (a stalled pipe): an interruption ends the wait.
   await (output.streaming ? untilStopped(output.close(), options.signal) : output.close());
-  return { output: output.description, root: await output.hostPath('/'), images, units };
+  return { output: output.description, root: await output.hostPath('/'), images, units, policy: policyUsed(options.trust) };
 }

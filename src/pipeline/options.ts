@@ -6,7 +6,9 @@ import type { Descriptor } from '../oci/manifest.js';
 import type { ImageOutput } from '../output/types.js';
 import type { PlannedContainer } from '../plan/plan.js';
 import type { RegistryClientOptions } from '../registry/client.js';
+import type { RegistriesConf } from '../registry/registries-conf.js';
 import type { CandidateOptions } from '../source/candidates.js';
+import type { TrustConfig, Verdict } from '../signatures/verify.js';
 
 /** Parallel downloads, manifest lookups and archive writes (Docker pulls 3 at a time). */
 export const DEFAULT_JOBS = 4;
@@ -17,6 +19,10 @@ export interface BuildOptions {
   /** Where images may come from besides the registry, and whether the network may be used. */
   readonly sources: CandidateOptions;
   readonly registry: Omit<RegistryClientOptions, 'userAgent'>;
+  /** Mirrors, rewrites, insecure and blocked registries; default: none. */
+  readonly registriesConf?: RegistriesConf;
+  /** The signature policy; undefined: none consulted (as --insecure-policy). */
+  readonly trust?: TrustConfig;
   /** Seconds since the epoch for archive entries (SOURCE_DATE_EPOCH). */
   readonly mtime: number;
   readonly signal: AbortSignal;
@@ -55,9 +61,13 @@ export interface BuiltImage {
   readonly uncompressedSize: number | null;
   readonly backend: PlannedContainer['backend'];
   readonly load: boolean;
-  /** Which source served the image: "registry HOST", "oci-archive FILE". */
+  /** Which source served the image: "registry HOST", "mirror HOST", "oci-archive FILE". */
   readonly origin: string;
   readonly warnings: readonly string[];
+  /** The policy requirements that accepted the image; null when no policy was consulted. */
+  readonly accepted: Verdict;
+  /** What happened on the way (a mirror that gave way). */
+  readonly notes: readonly string[];
   /** Resolution details, for the lock file. */
   readonly config: Descriptor;
   readonly layers: readonly Descriptor[];
@@ -73,4 +83,17 @@ export interface BuildResult {
   readonly images: readonly BuiltImage[];
   /** In-image paths of the unit files written (empty when nothing is loaded). */
   readonly units: readonly string[];
+  /** The policy consulted: null when no policy file exists; file null with insecure for --insecure-policy. */
+  readonly policy: PolicyUsed | null;
+}
+
+export interface PolicyUsed {
+  readonly file: string | null;
+  readonly insecure: boolean;
+}
+
+export function policyUsed(trust: TrustConfig | undefined): PolicyUsed | null {
+  if (!trust) return null;
+  if (trust.insecure) return { file: null, insecure: true };
+  return trust.policy ? { file: trust.policy.file, insecure: false } : null;
 }

@@ -10,6 +10,7 @@ import { BlobStore } from '../cache/blob-store.js';
 import type { FileWorkers } from '../cache/file-workers.js';
 import { RegistryResolver } from '../registry/resolver.js';
 import type { RegistryClientOptions } from '../registry/client.js';
+import type { RegistriesConf } from '../registry/registries-conf.js';
 import { BlobFetcher } from '../source/stored.js';
 import { TEMP_MARKER } from '../util/atomic-file.js';
 import { limiter, priorityLimiter } from '../util/limit.js';
@@ -17,6 +18,7 @@ import { limiter, priorityLimiter } from '../util/limit.js';
 export interface RunOptions {
   readonly signal: AbortSignal;
   readonly registry: Omit<RegistryClientOptions, 'userAgent'>;
+  readonly registriesConf?: RegistriesConf;
   /** "imgdesc <version>": the User-Agent is "imgdesc/<version>". */
   readonly generator: string;
   readonly jobs: number;
@@ -43,7 +45,7 @@ export class BuildRun {
     private readonly scratch: boolean,
     options: RunOptions,
   ) {
-    this.registries = new RegistryResolver({ ...options.registry, userAgent: options.generator.replace(' ', '/') });
+    this.registries = new RegistryResolver({ ...options.registry, userAgent: options.generator.replace(' ', '/') }, options.registriesConf);
     this.resolving = limiter(options.jobs);
     this.writing = limiter(options.jobs);
     outer.addEventListener('abort', this.onOuterAbort, { once: true });

@@ -84,10 +84,26 @@ export function buildJson(result: BuildResult) {
       backend: i.backend,
       load: i.load,
       source: i.origin,
+      accepted: i.accepted ? i.accepted.map((a) => ({ scope: a.scope, requirement: a.requirement, keys: [...a.keys] })) : null,
       warnings: [...i.warnings],
+      notes: [...i.notes],
     })),
     total: firstBootSpace(result),
+    policy: result.policy,
   };
+}
+
+/** One line per image saying what let it in, or one line saying no policy was consulted. */
+export function policyLines(result: BuildResult): string[] {
+  if (result.policy === null) return ['policy: no policy.json found; every image accepted without a signature check'];
+  if (result.policy.insecure) return ['policy: not consulted (--insecure-policy)'];
+  return [
+    `policy: ${result.policy.file}`,
+    ...result.images.map((i) => {
+      const by = (i.accepted ?? []).map((a) => `${a.requirement}${a.keys.length ? ` (${a.keys.join(', ')})` : ''} in scope ${a.scope === '' ? '"" (docker)' : JSON.stringify(a.scope)}`);
+      return `  ${i.reference}: accepted by ${by.join(' and ') || 'nothing (no requirement)'}`;
+    }),
+  ];
 }
 
 /**
@@ -120,5 +136,6 @@ export function buildText(result: BuildResult): string {
     `${result.images.length} image${result.images.length === 1 ? '' : 's'}, ${humanSize(total.archives)} in archives; ` +
       (total.firstBootUnpacked === null ? 'first boot unpacks an unknown amount (a layer is not gzip)' : `first boot unpacks ${humanSize(total.firstBootUnpacked)} into container storage`),
     result.units.length ? `units: ${result.units.join(', ')}` : 'units: none (nothing to load at first boot)',
+    ...policyLines(result),
   ].join('\n');
 }

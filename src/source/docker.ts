@@ -37,6 +37,8 @@ export class RegistrySource implements ImageSource {
   private readonly display: string;
   /** The endpoint that served the manifest; blobs come from it too. */
   private serving: Endpoint;
+  /** Set once a manifest was served. */
+  served: Endpoint | undefined;
 
   constructor(
     private readonly ref: Reference,
@@ -63,6 +65,7 @@ export class RegistrySource implements ImageSource {
       try {
         const manifest = await endpoint.reader.manifest(this.ref.selector, signal);
         this.serving = endpoint;
+        this.served = endpoint;
         return manifest;
       } catch (err) {
         if (!endpoint.mirror || signal.aborted) this.fail(err, 'manifest');

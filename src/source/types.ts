@@ -7,7 +7,7 @@
 import type { Readable } from 'node:stream';
 import type { Descriptor } from '../oci/manifest.js';
 import type { Reference } from '../oci/reference.js';
-import type { RegistryResolver } from '../registry/resolver.js';
+import type { Endpoint, RegistryResolver } from '../registry/resolver.js';
 
 export interface FetchedManifest {
   readonly bytes: Buffer;
@@ -44,6 +44,14 @@ export interface ImageSource {
    * as many are published for one platform without saying so).
    */
   readonly platformMustMatch?: boolean;
+  /**
+   * For a registry, after getManifest: the endpoint that served the image
+   * (a mirror, or the registry at a rewritten location). Signatures are
+   * looked up there, as containers/image does.
+   */
+  readonly served?: Endpoint;
+  /** What happened on the way, for the report: a mirror that failed and gave way. */
+  readonly notes?: readonly string[];
   close(): Promise<void>;
 }
 

@@ -14,9 +14,10 @@ import { loadDescription } from '../../description/load.js';
 import { DescriptionInvalidError, UsageError } from '../../errors.js';
 import { makePlan } from '../../plan/plan.js';
 import { DEFAULT_RETRY } from '../../registry/retry.js';
-import { positiveInt, REGISTRY_OPTIONS, registryOptionsFrom } from '../registry-options.js';
+import { positiveInt, REGISTRY_OPTIONS, registriesConfFrom, registryOptionsFrom } from '../registry-options.js';
 import { parseCommand, SELECTION_OPTIONS, selectionFrom } from '../args.js';
 import { SOURCE_OPTIONS, sourceChoicesFrom } from '../source-options.js';
+import { POLICY_HELP, POLICY_OPTIONS, trustFrom } from '../trust-options.js';
 import { EXIT } from '../exit-codes.js';
 import type { Io } from '../io.js';
 import { version } from '../version.js';
@@ -27,7 +28,8 @@ import { plainProgress, ttyProgress } from '../progress.js';
 export const BUILD_HELP = `usage: imgdesc build DESCRIPTION [--root DIR | --overlay FILE.tar|-] [--profile NAME]... [--target-arch ARCH]
               [--source REF=TRANSPORT:LOCATION]... [--local-store podman|docker|none]
               [--container-dir DIR] [--offline] [--authfile FILE] [--tls-verify=false]
-              [--cert-dir DIR] [--retries N] [--timeout SECONDS] [--templates DIR]
+              [--cert-dir DIR] [--retries N] [--timeout SECONDS] [--registries-conf FILE]
+              [--policy FILE | --insecure-policy] [--registries.d DIR] [--templates DIR]
               [--cache-dir DIR | --no-cache] [--jobs N] [--locked] [--json] [--quiet]
 
 Fetches every planned container into an oci-archive at
@@ -55,6 +57,11 @@ into their backend on first boot (kiwi_containers.service).
   --cert-dir DIR       trust DIR/*.crt as CAs (in addition to /etc/containers/certs.d/HOST/)
   --retries N          attempts per registry request (default ${DEFAULT_RETRY.attempts})
   --timeout SECONDS    give up on a connection that sends nothing for this long (default 60)
+  --registries-conf FILE
+                       registries.conf to use (default $CONTAINERS_REGISTRIES_CONF, else
+                       ~/.config/containers/registries.conf, else /etc/containers/registries.conf;
+                       plus the registries.conf.d drop-ins): mirrors, rewrites, insecure, blocked
+${POLICY_HELP}
   --templates DIR      unit templates to use instead of the shipped ones (see README)
   --cache-dir DIR      blob cache (default $XDG_CACHE_HOME/imgdesc or ~/.cache/imgdesc)
   --no-cache           use no persistent cache (a scratch store, removed afterwards)
@@ -72,6 +79,7 @@ export const BUILD_OPTIONS = {
   ...SELECTION_OPTIONS,
   ...REGISTRY_OPTIONS,
   ...SOURCE_OPTIONS,
+  ...POLICY_OPTIONS,
   root: { type: 'string' },
   overlay: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
@@ -124,6 +132,8 @@ export async function buildSetup(command: string, values: BuildValues, positiona
   const sources = sourceChoicesFrom(command, values, [plan], offline);
   if (!quiet) for (const note of plan.notes) io.err(`note: ${note}`);
   const lock = await checkedLock(lockPathFor(description.file), plan, Boolean(values.locked), quiet, io);
+  const registriesConf = await registriesConfFrom(values);
+  const trust = await trustFrom(command, values);
   return {
     plan,
     json: sel.json,
@@ -131,6 +141,8 @@ export async function buildSetup(command: string, values: BuildValues, positiona
     options: {
       sources: { ...sources, containerDir: containerDirFor(values['container-dir']), offline },
       registry,
+      registriesConf,
+      trust,
       mtime,
       templatesDir: values.templates,
       workers: sharedFileWorkers(),
@@ -176,7 +188,10 @@ export async function runBuild(setup: BuildSetup, output: ImageOutput, io: Io): 
 export function report(setup: BuildSetup, result: BuildResult, io: Io, stdoutTaken = false): void {
   if (setup.json) io.out(JSON.stringify(buildJson(result), null, 2));
   else if (!setup.quiet) (stdoutTaken ? io.err : io.out)(buildText(result));
-  if (!setup.quiet) for (const img of result.images) for (const w of img.warnings) io.err(`warning: ${w}`);
+  if (!setup.quiet) {
+    for (const img of result.images) for (const n of img.notes) io.err(`note: ${n}`);
+    for (const img of result.images) for (const w of img.warnings) io.err(`warning: ${w}`);
+  }
 }
 
 export async function buildCommand(argv: string[], io: Io): Promise<number> {

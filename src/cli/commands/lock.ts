@@ -6,8 +6,9 @@ import { makePlan } from '../../plan/plan.js';
 import { hostArch, parseCommand, SELECTION_OPTIONS } from '../args.js';
 import { EXIT } from '../exit-codes.js';
 import type { Io } from '../io.js';
-import { REGISTRY_OPTIONS, registryOptionsFrom } from '../registry-options.js';
+import { REGISTRY_OPTIONS, registriesConfFrom, registryOptionsFrom } from '../registry-options.js';
 import { SOURCE_OPTIONS, sourceChoicesFrom } from '../source-options.js';
+import { POLICY_OPTIONS, trustFrom } from '../trust-options.js';
 import { version } from '../version.js';
 import { interruptSignal } from './build.js';
 import { UsageError } from '../../errors.js';
@@ -15,17 +16,20 @@ import { UsageError } from '../../errors.js';
 export const LOCK_HELP = `usage: imgdesc lock DESCRIPTION [--profile NAME]... [--target-arch ARCH]...
              [--source REF=TRANSPORT:LOCATION]... [--local-store podman|docker|none]
              [--container-dir DIR] [--offline] [--authfile FILE] [--tls-verify=false]
-             [--cert-dir DIR] [--json]
+             [--cert-dir DIR] [--registries-conf FILE] [--policy FILE | --insecure-policy]
+             [--registries.d DIR] [--json]
 
 Resolves every selected container, for each target architecture given (default:
 this host), to its index, manifest, config and layer digests, and writes them to
 <description basename>.lock.json beside the description (config.lock.json for a
-directory). imgdesc build then fetches those exact images by digest.`;
+directory). imgdesc build then fetches those exact images by digest. Images are
+checked against the signature policy as build checks them (see imgdesc build --help).`;
 
 const LOCK_OPTIONS = {
   ...SELECTION_OPTIONS,
   ...REGISTRY_OPTIONS,
   ...SOURCE_OPTIONS,
+  ...POLICY_OPTIONS,
   'target-arch': { type: 'string', multiple: true },
 } as const;
 
@@ -43,6 +47,8 @@ export async function lockCommand(argv: string[], io: Io): Promise<number> {
   const plans = arches.map((arch) => makePlan(description, { profiles, arch }));
   const offline = Boolean(values.offline);
   const sources = sourceChoicesFrom('lock', values, plans, offline);
+  const registriesConf = await registriesConfFrom(values);
+  const trust = await trustFrom('lock', values);
   const interrupt = interruptSignal();
   try {
     const generator = `imgdesc ${version()}`;
@@ -52,6 +58,8 @@ export async function lockCommand(argv: string[], io: Io): Promise<number> {
       signal: interrupt.signal,
       jobs: 8,
       generator,
+      registriesConf,
+      trust,
     });
     const file = lockPathFor(description.file);
     await writeLock(file, { lockfileVersion: LOCK_VERSION, generator, images });

@@ -3,17 +3,19 @@ import { UsageError } from '../../errors.js';
 import { pullDisk, type PullProgress, type PullResult } from '../../disk/pull.js';
 import { parseDiskRef } from '../../disk/reference.js';
 import { humanSize } from '../../report/report.js';
-import { REGISTRY_HELP } from '../registry-options.js';
+import { REGISTRY_HELP, registriesConfFrom } from '../registry-options.js';
 import { parseCommand } from '../args.js';
 import { DISK_OPTIONS, disktypeFrom, resolverFrom, targetPlatform } from '../disk-options.js';
 import { EXIT } from '../exit-codes.js';
 import type { Io } from '../io.js';
 import { interruptSignal } from '../interrupt.js';
 import { transferLine } from '../transfer-progress.js';
+import { POLICY_HELP, POLICY_OPTIONS, trustFrom } from '../trust-options.js';
 
 export const PULL_HELP = `usage: imgdesc pull REF OUTPUT [--target-arch ARCH | --platform OS/ARCH[/VARIANT]] [--disktype NAME]
              [--file NAME] [--no-decompress] [--authfile FILE] [--tls-verify=false]
-             [--cert-dir DIR] [--retries N] [--timeout SECONDS] [--json] [--quiet]
+             [--cert-dir DIR] [--retries N] [--timeout SECONDS] [--registries-conf FILE]
+             [--policy FILE | --insecure-policy] [--registries.d DIR] [--json] [--quiet]
 
 Pulls one disk image out of REF and writes it, decompressed, to OUTPUT: a file
 path, or an existing directory (then the file's own name without its
@@ -35,11 +37,13 @@ under disk/). See docs/disk-images.md.
   --no-decompress      write the bytes as stored (gzip, bzip2, xz and zstd are
                        otherwise decompressed, told by their magic bytes)
 ${REGISTRY_HELP}
+${POLICY_HELP}
   --json               print the result as JSON on stdout, nothing else
   -q, --quiet          print nothing but errors`;
 
 const PULL_OPTIONS = {
   ...DISK_OPTIONS,
+  ...POLICY_OPTIONS,
   file: { type: 'string' },
   'no-decompress': { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
@@ -82,14 +86,16 @@ export async function pullCommand(argv: string[], io: Io): Promise<number> {
     return EXIT.OK;
   }
   if (positionals.length !== 2) throw new UsageError(`pull: expected REF and OUTPUT, got ${positionals.length} argument${positionals.length === 1 ? '' : 's'}`);
-  const ref = parseDiskRef(positionals[0]!);
+  const conf = await registriesConfFrom(values);
+  const ref = parseDiskRef(positionals[0]!, conf.aliases);
   const want = { platform: targetPlatform('pull', values), disktype: disktypeFrom('pull', values.disktype), file: values.file ?? null };
   const quiet = Boolean(values.quiet) || Boolean(values.json);
-  const registries = resolverFrom('pull', values);
+  const trust = await trustFrom('pull', values);
+  const registries = resolverFrom('pull', values, conf);
   const progress = !quiet && io.errTty ? ttyProgress(io.errTty) : undefined;
   const interrupt = interruptSignal();
   try {
-    const result = await pullDisk({ ref, output: positionals[1]!, want, decompress: !values['no-decompress'], registries, signal: interrupt.signal, progress });
+    const result = await pullDisk({ ref, output: positionals[1]!, want, decompress: !values['no-decompress'], registries, signal: interrupt.signal, progress, trust });
     progress?.stop();
     if (values.json) io.out(json(result));
     else if (!quiet) io.out(text(result));

@@ -3,7 +3,7 @@ import { pushDisk, type PushFormat, type PushResult } from '../../disk/push.js';
 import { parsePushRef } from '../../disk/reference.js';
 import { UsageError } from '../../errors.js';
 import { humanSize } from '../../report/report.js';
-import { REGISTRY_HELP } from '../registry-options.js';
+import { REGISTRY_HELP, registriesConfFrom } from '../registry-options.js';
 import { parseCommand } from '../args.js';
 import { DISK_OPTIONS, disktypeFrom, resolverFrom, targetPlatform } from '../disk-options.js';
 import { EXIT } from '../exit-codes.js';
@@ -63,7 +63,7 @@ export async function pushCommand(argv: string[], io: Io): Promise<number> {
   if (format === 'oras' && disktype !== null) throw new UsageError('push: --disktype is podman machine\'s; an ORAS artifact is chosen by platform alone');
   const ref = parsePushRef(positionals[1]!);
   const platform = targetPlatform('push', values);
-  const registries = resolverFrom('push', values);
+  const registries = resolverFrom('push', values, await registriesConfFrom(values));
   const progress = !values.quiet && !values.json && io.errTty ? transferLine(io.errTty) : null;
   progress?.begin(`uploading ${positionals[0]!}`, null);
   const interrupt = interruptSignal();
