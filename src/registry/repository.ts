@@ -33,20 +33,24 @@ export class RepositoryReader {
     return this.client.host;
   }
 
-  /** The manifest for a tag or digest; a body that breaks is asked for again, up to --retries attempts. */
-  async manifest(selector: string, signal: AbortSignal): Promise<RegistryManifest> {
+  /**
+   * The manifest for a tag or digest; a body that breaks is asked for again,
+   * up to --retries attempts. `once`: no retry at all (a mirror asked first,
+   * which gives way to the next endpoint instead of making it wait).
+   */
+  async manifest(selector: string, signal: AbortSignal, once = false): Promise<RegistryManifest> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.readManifest(selector, signal);
+        return await this.readManifest(selector, signal, once);
       } catch (err) {
-        if (signal.aborted || !brokenBody(err) || attempt >= this.client.retry.attempts) throw err;
+        if (once || signal.aborted || !brokenBody(err) || attempt >= this.client.retry.attempts) throw err;
         await sleep(backoffMs(this.client.retry, attempt, null), signal);
       }
     }
   }
 
-  private async readManifest(selector: string, signal: AbortSignal): Promise<RegistryManifest> {
-    const res = await this.client.fetch('GET', `/v2/${this.repository}/manifests/${selector}`, { repository: this.repository, accept: MANIFEST_ACCEPT, signal });
+  private async readManifest(selector: string, signal: AbortSignal, once: boolean): Promise<RegistryManifest> {
+    const res = await this.client.fetch('GET', `/v2/${this.repository}/manifests/${selector}`, { repository: this.repository, accept: MANIFEST_ACCEPT, signal, retry: !once });
     if (res.status === 404) {
       await res.body.dump();
       const what = selector.includes(':') ? `manifest ${selector}` : `tag "${selector}"`;

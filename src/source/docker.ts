@@ -63,7 +63,7 @@ export class RegistrySource implements ImageSource {
   async getManifest(signal: AbortSignal): Promise<FetchedManifest> {
     for (const endpoint of this.endpoints) {
       try {
-        const manifest = await endpoint.reader.manifest(this.ref.selector, signal);
+        const manifest = await endpoint.reader.manifest(this.ref.selector, signal, endpoint.mirror);
         this.serving = endpoint;
         this.served = endpoint;
         return manifest;
