@@ -187,3 +187,18 @@ describe('requirementsFor', () => {
     await assert.rejects(evaluate(mixed, Reference.parse('quay.io/acme/app:1'), DIGEST, none, signal), /\(scope "quay\.io\/acme", reject\)/, 'every requirement must accept');
   });
 });
+
+describe('strict JSON reading', () => {
+  test('values decode as JSON.parse does; "__proto__" is plain data; duplicates and trailing data are refused', async () => {
+    const { parseStrictJson, StrictJsonError } = await import('../../src/policy/strict-json.js');
+    const v = parseStrictJson(' {"a": [1, -2.5e3, true, null, "\\u00e9\\n"], "__proto__": {"x": {}}} ');
+    assert.ok(v instanceof Map);
+    assert.deepEqual(v.get('a'), [1, -2500, true, null, 'é\n']);
+    assert.ok(v.get('__proto__') instanceof Map);
+    assert.throws(() => parseStrictJson('{"a": {"b": 1, "b": 2}}'), (e: unknown) => e instanceof StrictJsonError && e.path === 'a' && /key "b" appears twice/.test(e.message));
+    assert.throws(() => parseStrictJson('{} {}'), /unexpected data after the JSON value/);
+    assert.throws(() => parseStrictJson('{"a": 01}'), /expected "," or "}"/);
+    assert.throws(() => parseStrictJson('"tab\there"'), /unexpected character/);
+    assert.throws(() => parseStrictJson('['.repeat(100) + ']'.repeat(100)), /nested deeper than 64 levels/);
+  });
+});
