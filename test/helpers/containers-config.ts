@@ -39,7 +39,7 @@ export interface Verdict {
 
 /** skopeo copy of `ref` (docker://…) to an oci-archive under the same configuration. */
 export async function skopeoVerdict(config: ContainersConfig, ref: string, dir: string, extra: string[] = []): Promise<Verdict> {
-  const args = ['--registries-conf', config.registriesConf, '--policy', config.policy, '--registries.d', config.registriesD, 'copy', '--quiet', ...extra, `docker://${ref}`, `oci-archive:${join(dir, `skopeo-${Date.now()}-${Math.random()}.tar`)}`];
+  const args = ['--registries-conf', config.registriesConf, '--policy', config.policy, '--registries.d', config.registriesD, 'copy', '--quiet', '--remove-signatures', ...extra, `docker://${ref}`, `oci-archive:${join(dir, `skopeo-${Date.now()}-${Math.random()}.tar`)}`];
   try {
     const { stdout, stderr } = await exec('skopeo', args, { timeout: 60_000 });
     return { ok: true, output: stdout + stderr };

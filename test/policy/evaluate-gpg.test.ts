@@ -8,7 +8,7 @@ import { ConfigFileError, SourceError } from '../../src/errors.js';
 import { Reference } from '../../src/oci/reference.js';
 import { evaluate, type ImageSignatures } from '../../src/policy/evaluate.js';
 import { parsePolicy, type Policy } from '../../src/policy/policy.js';
-import { DIGEST, gpgSign, makeGpgKey, OTHER_DIGEST, simplePayload, stopAgent, type GpgKey } from './keys.js';
+import { DIGEST, gpgSign, makeGpgKey, OTHER_DIGEST, simplePayload, stopAgent, type GpgKey } from '../helpers/signing-keys.js';
 
 let dir: string;
 let alice: GpgKey;

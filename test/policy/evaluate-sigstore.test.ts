@@ -9,7 +9,7 @@ import { Reference } from '../../src/oci/reference.js';
 import { evaluate, type ImageSignatures, type SigstoreSignature } from '../../src/policy/evaluate.js';
 import { parsePolicy, type Policy } from '../../src/policy/policy.js';
 import { parseSigstoreKey } from '../../src/policy/sigstore.js';
-import { cosignPayload, cosignSign, DIGEST, makeSigstoreKey, OTHER_DIGEST, type SigstoreKeyPair } from './keys.js';
+import { cosignPayload, cosignSign, DIGEST, makeSigstoreKey, OTHER_DIGEST, type SigstoreKeyPair } from '../helpers/signing-keys.js';
 
 const IMAGE = 'ghcr.io/acme/tool';
 const signal = new AbortController().signal;

@@ -8,7 +8,7 @@ import { Reference } from '../../src/oci/reference.js';
 import { evaluate } from '../../src/policy/evaluate.js';
 import { candidateScopes, loadPolicyFile, needsSignatures, parsePolicy, requirementsFor, type Requirement } from '../../src/policy/policy.js';
 import { tempDir } from '../helpers/tmp.js';
-import { DIGEST } from './keys.js';
+import { DIGEST } from '../helpers/signing-keys.js';
 
 const FILE = '/etc/containers/policy.json';
 const KEY = Buffer.from('key').toString('base64');
