@@ -40,7 +40,7 @@ export interface TestRegistry {
   /** Requests the registry answered so far. */
   accessLog(): Promise<AccessEntry[]>;
   /** Requests the token service answered (token shape only). */
-  tokenRequests(): Array<{ scope: string[]; authorized: boolean }>;
+  tokenRequests(): Array<{ scope: string[]; authorized: boolean; sent: string | null }>;
   /** skopeo flags for pushing to / reading from this registry. */
   skopeoDestFlags(): string[];
   skopeoSrcFlags(): string[];
@@ -79,7 +79,8 @@ const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64url');
 interface TokenService {
   server: Server;
   realm: string;
-  requests: Array<{ scope: string[]; authorized: boolean }>;
+  /** sent: the Basic credentials sent (user:password), null when none were. */
+  requests: Array<{ scope: string[]; authorized: boolean; sent: string | null }>;
 }
 
 /** A token service in the style of docker/distribution's token auth: Basic credentials in, JWT out. */
@@ -98,7 +99,9 @@ async function startTokenService(dir: string, user: { username: string; password
     const url = new URL(req.url ?? '/', 'http://x');
     const scopes = url.searchParams.getAll('scope');
     const authorized = req.headers.authorization === expected;
-    requests.push({ scope: scopes, authorized });
+    const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '');
+    const sent = basic ? Buffer.from(basic[1]!, 'base64').toString() : null;
+    requests.push({ scope: scopes, authorized, sent });
     if (req.headers.authorization && !authorized) {
       res.writeHead(401, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'bad credentials' }] }));
@@ -127,7 +130,8 @@ async function startTokenService(dir: string, user: { username: string; password
 // Combined log format lines: 127.0.0.1 - - [date] "GET /v2/x HTTP/1.1" 200 123 "" "ua"
 const ACCESS = /"([A-Z]+) (\S+) HTTP\/[\d.]+" (\d{3}) /;
 
-export async function startRegistry(shape: RegistryShape = 'plain'): Promise<TestRegistry> {
+/** `proxyOf`: run as a pull-through cache of this registry URL (distribution's proxy mode). */
+export async function startRegistry(shape: RegistryShape = 'plain', options: { proxyOf?: string } = {}): Promise<TestRegistry> {
   const dir = await mkdtemp(join(tmpdir(), 'imgdesc-registry-'));
   const storage = join(dir, 'storage');
   await mkdir(storage);
@@ -173,6 +177,7 @@ export async function startRegistry(shape: RegistryShape = 'plain'): Promise<Tes
       `    rootcertbundle: ${JSON.stringify(started.bundle)}`,
     );
   }
+  if (options.proxyOf) config.push('proxy:', `  remoteurl: ${options.proxyOf}`);
   const configFile = join(dir, 'config.yml');
   await writeFile(configFile, config.join('\n') + '\n');
   const logFile = join(dir, 'access.log');

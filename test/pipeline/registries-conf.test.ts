@@ -2,6 +2,7 @@
 // given the same files as the referee: every case must get the same accept
 // or reject from both.
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { archivesIn, imgdescBuild, skopeoVerdict, writeConfig, type ContainersConfig } from '../helpers/containers-config.js';
@@ -128,5 +129,54 @@ describe('registries.conf, with skopeo as the referee', () => {
     const r = await imgdescBuild(config, `${primary.host}/v1/app:1.0`, dir);
     assert.equal(r.code, 2);
     assert.match(r.stderr, new RegExp(`${config.registriesConf.replace(/[.]/g, '\\.')}: \\[registries\\.\\*\\]: the V1 format`));
+  });
+});
+
+describe('registries.conf: the fleet case and credentials', () => {
+  test('a pull-through cache listed as a mirror serves a second build after the upstream is stopped', async (t) => {
+    const dir = await tempDir(t);
+    const upstream = await startRegistry('plain');
+    t.after(() => upstream.stop());
+    const cache = await startRegistry('plain', { proxyOf: upstream.url });
+    t.after(() => cache.stop());
+    const pushed = await pushNewImage(dir, upstream, 'fleet/app', '1.0', { seed: 'fleet', platforms: AMD64, layers: [{ size: 200_000 }] });
+    const config = await writeConfig(join(dir, 'conf'), {
+      registriesConf: `[[registry]]\nlocation = "${upstream.host}"\ninsecure = true\n\n[[registry.mirror]]\nlocation = "${cache.host}"\ninsecure = true\n`,
+    });
+    const ref = `${upstream.host}/fleet/app:1.0`;
+    const first = await imgdescBuild(config, ref, dir);
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(JSON.parse(first.stdout).containers[0].source, `mirror ${cache.host}`);
+    await upstream.stop();
+    // Another worker: no blob cache of its own, the upstream gone.
+    const second = await imgdescBuild(config, ref, dir);
+    assert.equal(second.code, 0, second.stderr);
+    const out = JSON.parse(second.stdout).containers[0];
+    assert.equal(out.source, `mirror ${cache.host}`);
+    assert.equal(out.indexDigest ?? out.digest, pushed.pushedDigest);
+    const referee = await skopeoVerdict(config, ref, dir);
+    assert.ok(referee.ok, referee.output);
+  });
+
+  test("a mirror on another host never receives the registry's credentials", async (t) => {
+    const dir = await tempDir(t);
+    const [registry, mirror] = await Promise.all([startRegistry('token'), startRegistry('token')]);
+    t.after(() => Promise.all([registry.stop(), mirror.stop()]));
+    await pushNewImage(dir, registry, 'creds/app', '1.0', { seed: 'creds', platforms: AMD64 });
+    const authfile = join(dir, 'auth.json');
+    const { user } = registry;
+    await writeFile(authfile, JSON.stringify({ auths: { [registry.host]: { auth: Buffer.from(`${user!.username}:${user!.password}`).toString('base64') } } }));
+    const config = await writeConfig(join(dir, 'conf'), {
+      registriesConf: `[[registry]]\nlocation = "${registry.host}"\ninsecure = true\n\n[[registry.mirror]]\nlocation = "${mirror.host}"\ninsecure = true\n`,
+    });
+    const r = await imgdescBuild(config, `${registry.host}/creds/app:1.0`, dir, ['--authfile', authfile]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout).containers[0];
+    assert.equal(out.source, `registry ${registry.host}`, 'the mirror refused an anonymous reader; the registry served');
+    assert.ok(mirror.tokenRequests().length > 0, 'the mirror was asked first');
+    assert.deepEqual(mirror.tokenRequests().filter((q) => q.sent !== null), [], "the registry's credentials never went to the mirror");
+    assert.ok(registry.tokenRequests().some((q) => q.sent === `${user!.username}:${user!.password}`), 'the registry got them');
+    const referee = await skopeoVerdict(config, `${registry.host}/creds/app:1.0`, dir, ['--src-authfile', authfile]);
+    assert.ok(referee.ok, referee.output);
   });
 });
