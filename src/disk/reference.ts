@@ -35,11 +35,12 @@ export interface DiskRef {
 export function qualified(text: string, aliases: Aliases = new Map()): Reference {
   const expanded = expandAlias(text, aliases);
   if (expanded) return expanded;
-  const ref = Reference.parse(text);
-  if (!/[.:]/.test(ref.registry) && ref.registry !== 'localhost') {
-    throw new ReferenceFormatError(text, `"${ref.registry}" is not a registry host, so this is a short name; short names are not supported unless a registries.conf [aliases] entry names them, use a fully-qualified name (HOST/REPOSITORY[:TAG])`);
+  const first = text.split(/[/@]/)[0]!;
+  const host = text.includes('/') ? first : '';
+  if (!/[.:]/.test(host) && host !== 'localhost') {
+    throw new ReferenceFormatError(text, `${host ? `"${host}" is not a registry host, so this` : 'this'} is a short name; short names are not supported unless a registries.conf [aliases] entry names them, use a fully-qualified name (HOST/REPOSITORY[:TAG])`);
   }
-  return ref;
+  return Reference.parse(text);
 }
 
 export type Aliases = ReadonlyMap<string, { target: string; file: string }>;

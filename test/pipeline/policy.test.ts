@@ -19,6 +19,7 @@ import { makeImage } from '../helpers/test-images.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { tempDir } from '../helpers/tmp.js';
+import { REPO } from '../helpers/cli.js';
 
 const exec = promisify(execFile);
 const AMD64 = [{ architecture: 'amd64' }];
@@ -85,6 +86,26 @@ describe('signature policy, with skopeo as the referee', () => {
     assert.deepEqual(out.policy, { file: cfg.policy, insecure: false });
   });
 
+  test('with a lock, the pinned digest is what must be signed', async (t) => {
+    const dir = await tempDir(t);
+    await push('gpg/locked', 'gpg-locked', trusted);
+    const cfg = await config(join(dir, 'c'), { default: [{ type: 'reject' }], transports: { docker: { [`${registry.host}/gpg`]: [signedBy(join(work, 'trusted.gpg'))] } } });
+    const { runCli } = await import('../helpers/cli.js');
+    const { descriptionFor } = await import('../helpers/containers-config.js');
+    const desc = await descriptionFor(dir, `${registry.host}/gpg/locked:1.0`);
+    const flags = ['--registries-conf', cfg.registriesConf, '--policy', cfg.policy, '--registries.d', cfg.registriesD, '--target-arch', 'x86_64'];
+    const lock = await runCli(['lock', desc, ...flags]);
+    assert.equal(lock.code, 0, lock.stderr);
+    // The tag moves to an unsigned image: the locked build still fetches, and checks, the signed one.
+    await push('gpg/locked', 'gpg-locked-moved');
+    const locked = await runCli(['build', desc, ...flags, '--root', join(dir, 'r'), '--no-cache', '--locked', '--json']);
+    assert.equal(locked.code, 0, locked.stderr);
+    assert.deepEqual(JSON.parse(locked.stdout).containers[0].accepted[0].keys, [trusted.fingerprint]);
+    // Without the lock, the unsigned image the tag names now is refused; lock refuses it too.
+    const relock = await runCli(['lock', desc, ...flags]);
+    assert.equal(relock.code, 4, relock.stderr);
+  });
+
   test('unsigned, signed by another key, or signed for another identity: refused (exit 4) naming the policy and the requirement', async (t) => {
     const dir = await tempDir(t);
     const cfg = await config(join(dir, 'c'), { default: [{ type: 'reject' }], transports: { docker: { [`${registry.host}/gpg`]: [signedBy(join(work, 'trusted.gpg'))] } } });
@@ -147,6 +168,35 @@ describe('signature policy, with skopeo as the referee', () => {
     const missing = await runCli([...base, '--root', join(dir, 'r2'), '--policy', join(dir, 'none.json')]);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /none\.json/);
+  });
+});
+
+describe('no policy file at all', () => {
+  test('every image is accepted, and the report and --json say so ("policy": null)', async (t) => {
+    const dir = await tempDir(t);
+    const registry = await startRegistry('plain');
+    t.after(() => registry.stop());
+    const built = await makeImage(join(dir, 'layout'), { seed: 'no-policy', platforms: AMD64 }, '1.0');
+    await exec('skopeo', ['copy', '--quiet', '--all', '--dest-tls-verify=false', `oci:${built.layout}:1.0`, `docker://${registry.host}/nopolicy/app:1.0`]);
+    const { descriptionFor } = await import('../helpers/containers-config.js');
+    const desc = await descriptionFor(dir, `${registry.host}/nopolicy/app:1.0`);
+    const empty = join(dir, 'empty-etc-containers');
+    const home = join(dir, 'home');
+    await mkdir(empty);
+    await mkdir(home);
+    // A private mount namespace hides this machine's /etc/containers: no policy.json anywhere.
+    const cli = join(REPO, 'src/cli/bin.ts');
+    const run = (json: boolean) =>
+      exec(
+        'unshare',
+        ['--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" /etc/containers && exec "$@"', empty, process.execPath, '--import', 'tsx', cli, 'build', desc, '--root', join(dir, json ? 'r-json' : 'r-text'), '--tls-verify=false', '--target-arch', 'x86_64', '--no-cache', ...(json ? ['--json'] : [])],
+        { cwd: REPO, env: { ...process.env, HOME: home } },
+      );
+    const text = await run(false);
+    assert.match(text.stdout, /policy: no policy\.json found; every image accepted without a signature check/);
+    const json = JSON.parse((await run(true)).stdout);
+    assert.equal(json.policy, null);
+    assert.equal(json.containers[0].accepted, null);
   });
 });
 
