@@ -244,7 +244,8 @@ describe('imgdesc pull: the four formats, from the real registry', () => {
 
   test('a short name is refused: exit 2, use a fully-qualified name', async (t) => {
     const dir = await outDir(t);
-    for (const name of ['fedora', 'podman/machine-os:5.3', 'docker://fedora/fedora:40']) {
+    // Names no registries.conf alias names (Debian's shortnames.conf aliases fedora, for one).
+    for (const name of ['imgdesc-unaliased', 'imgdesc-unaliased/machine-os:5.3', 'docker://imgdesc-unaliased/disk:40']) {
       const r = await pull([name, dir]);
       assert.equal(r.code, 2, `${name}: ${r.stderr}`);
       assert.match(r.stderr, /use a fully-qualified name/);

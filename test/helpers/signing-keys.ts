@@ -36,9 +36,23 @@ export async function makeGpgKey(dir: string, name: string, opts: { fakedTime?: 
   const list = await execa('gpg', ['--batch', '--with-colons', '--list-keys'], gpgEnv(home));
   const fingerprint = /^fpr:+([0-9A-F]+):/m.exec(list.stdout)![1]!;
   if (opts.subkey) await execa('gpg', [...base, '--quick-add-key', fingerprint, 'ed25519', 'sign', '0'], gpgEnv(home));
-  const pub = await execa('gpg', ['--batch', '--export', fingerprint], { ...gpgEnv(home), encoding: 'buffer' });
-  const armored = await execa('gpg', ['--batch', '--armor', '--export', fingerprint], gpgEnv(home));
-  return { home, fingerprint, public: Buffer.from(pub.stdout), armored: Buffer.from(armored.stdout) };
+  const pub = await exported(home, fingerprint, []);
+  const armored = await exported(home, fingerprint, ['--armor']);
+  return { home, fingerprint, public: pub, armored };
+}
+
+/**
+ * The exported public key. On a loaded machine a fresh home's export has
+ * come back empty once in a full suite run: asked again, not taken empty.
+ */
+async function exported(home: string, fingerprint: string, extra: string[]): Promise<Buffer> {
+  for (let attempt = 1; ; attempt++) {
+    const r = await execa('gpg', ['--batch', ...extra, '--export', fingerprint], { ...gpgEnv(home), encoding: 'buffer' });
+    const bytes = Buffer.from(r.stdout);
+    if (bytes.length > 0) return bytes;
+    if (attempt === 5) throw new Error(`gpg --export ${fingerprint} in ${home} gave nothing: ${Buffer.from(r.stderr).toString()}`);
+    await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+  }
 }
 
 /** `gpg --sign` of `payload`: an OpenPGP signed message, as skopeo --sign-by writes. */

@@ -17,13 +17,21 @@ const image = (name: string, over: Partial<BuiltImage> = {}): BuiltImage => ({
   load: true,
   origin: 'registry r.example.org',
   warnings: [],
+  accepted: null,
+  notes: [],
   config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${'b'.repeat(64)}`, size: 10 },
   layers: [],
   manifestMediaType: 'application/vnd.oci.image.manifest.v1+json',
   manifestSize: 100,
   ...over,
 });
-const result = (images: BuiltImage[], root: string | null = '/srv/root'): BuildResult => ({ output: root ? `root ${root}` : 'overlay /x.tar', root, images, units: ['/etc/systemd/system/kiwi_containers.service'] });
+const result = (images: BuiltImage[], root: string | null = '/srv/root', policy: BuildResult['policy'] = { file: '/etc/containers/policy.json', insecure: false }): BuildResult => ({
+  output: root ? `root ${root}` : 'overlay /x.tar',
+  root,
+  images,
+  units: ['/etc/systemd/system/kiwi_containers.service'],
+  policy,
+});
 
 describe('the build report', () => {
   test('first-boot space counts loaded images only, and is unknown when a layer size is', () => {
@@ -47,8 +55,23 @@ describe('the build report', () => {
       backend: 'podman',
       load: true,
       source: 'containers-storage localhost/a:dev',
+      accepted: null,
       warnings: ['w'],
+      notes: [],
     });
+    assert.deepEqual(json.policy, { file: '/etc/containers/policy.json', insecure: false });
+  });
+
+  test('the policy: what accepted each image, or that none was consulted', () => {
+    const accepted = [{ scope: 'quay.io/team', requirement: 'signedBy GPGKeys', keys: ['ABCD'] }];
+    const text = buildText(result([image('a', { accepted }), image('b', { accepted: [{ scope: 'default', requirement: 'insecureAcceptAnything', keys: [] }] })]));
+    assert.match(text, /^policy: \/etc\/containers\/policy\.json$/m);
+    assert.match(text, /^  r\.example\.org\/a:1: accepted by signedBy GPGKeys \(ABCD\) in scope "quay\.io\/team"$/m);
+    assert.match(text, /^  r\.example\.org\/b:1: accepted by insecureAcceptAnything in scope "default"$/m);
+    assert.match(buildText(result([image('a')], '/r', null)), /^policy: no policy\.json found; every image accepted without a signature check$/m);
+    assert.match(buildText(result([image('a')], '/r', { file: null, insecure: true })), /^policy: not consulted \(--insecure-policy\)$/m);
+    assert.deepEqual(buildJson(result([image('a', { accepted })])).containers[0]!.accepted, accepted);
+    assert.equal(buildJson(result([image('a')], '/r', null)).policy, null);
   });
 
   test('the text names the root, or the output when there is no root, and marks fetch-only archives', () => {
