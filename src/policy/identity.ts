@@ -6,7 +6,15 @@
 
 import { ReferenceFormatError } from '../errors.js';
 import { hostProblem, Reference, repositoryPathProblem } from '../oci/reference.js';
-import type { SignedIdentity } from './policy.js';
+
+/** How a signature's identity must relate to the image (containers-policy.json(5) signedIdentity). */
+export type SignedIdentity =
+  | { type: 'matchRepoDigestOrExact' }
+  | { type: 'matchRepository' }
+  | { type: 'matchExact' }
+  | { type: 'exactReference'; dockerReference: string }
+  | { type: 'exactRepository'; dockerRepository: string }
+  | { type: 'remapIdentity'; prefix: string; signedPrefix: string };
 
 /** A normalised docker reference; tag and digest are null when not written. */
 export interface DockerIdentity {

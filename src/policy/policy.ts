@@ -10,16 +10,10 @@ import { isAbsolute, resolve } from 'node:path';
 import { ConfigFileError } from '../errors.js';
 import type { Reference } from '../oci/reference.js';
 import { readTextFile } from '../util/text-file.js';
-import { imageIdentity, parseDockerIdentity, remapPrefixProblem } from './identity.js';
-import { isJsonObject, jsonKind, keyPath, parseStrictJson, StrictJsonError, type JsonObject, type JsonValue } from './strict-json.js';
+import { imageIdentity, parseDockerIdentity, remapPrefixProblem, type SignedIdentity } from './identity.js';
 
-export type SignedIdentity =
-  | { type: 'matchRepoDigestOrExact' }
-  | { type: 'matchRepository' }
-  | { type: 'matchExact' }
-  | { type: 'exactReference'; dockerReference: string }
-  | { type: 'exactRepository'; dockerRepository: string }
-  | { type: 'remapIdentity'; prefix: string; signedPrefix: string };
+export type { SignedIdentity } from './identity.js';
+import { isJsonObject, jsonKind, keyPath, parseStrictJson, StrictJsonError, type JsonObject, type JsonValue } from './strict-json.js';
 
 /**
  * One requirement. For the signed kinds, `keyPaths` are absolute paths of key
