@@ -3,11 +3,15 @@
 // build-private scratch store that is removed afterwards. Entries are written
 // to a temporary file (the size checked as bytes arrive), hashed once
 // complete, and renamed into place, so concurrent builds sharing a cache never
-// see a partial or wrong blob. Every entry is hashed again the first time a
-// build uses it; a corrupt one is discarded. Hashing runs on worker threads,
-// which measure a gzip layer's unpacked size in the same pass.
+// see a partial or wrong blob. An entry an earlier build hashed is trusted
+// while its file is the one it hashed (device, inode, size, mtime and ctime
+// as recorded then, as git's index trusts a worktree file); anything else is
+// hashed again, and a corrupt entry is discarded. `verifyAll` hashes every
+// entry regardless (--verify-cache). Hashing runs on worker threads, which
+// measure a gzip layer's unpacked size in the same pass.
 
 import { createReadStream, createWriteStream } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
 import { mkdir, rename, rm, stat, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -32,6 +36,49 @@ export interface StoredBlob {
   readonly hit: boolean;
 }
 
+/** What a verification saw of the file: it still holds the verified bytes while all of this is unchanged. */
+interface FileIdentity {
+  readonly dev: string;
+  readonly ino: string;
+  readonly size: string;
+  readonly mtimeNs: string;
+  readonly ctimeNs: string;
+  /** When it was recorded (ms since the epoch). */
+  readonly at: number;
+}
+
+interface Meta {
+  /** undefined: not measured (or a damaged record). */
+  readonly uncompressedSize: number | null | undefined;
+  readonly verified: FileIdentity | null;
+}
+
+/**
+ * A change within this long of the recording could share its timestamps
+ * (file systems keep coarse clocks): a file that changed so shortly before
+ * it was verified is not trusted, but hashed again next time (git's "racily
+ * clean" entries).
+ */
+const RACY_MS = 2000;
+
+function identityOf(info: BigIntStats, at: number): FileIdentity {
+  return { dev: String(info.dev), ino: String(info.ino), size: String(info.size), mtimeNs: String(info.mtimeNs), ctimeNs: String(info.ctimeNs), at };
+}
+
+function unchanged(recorded: FileIdentity | null, info: BigIntStats, racyMs: number): boolean {
+  if (!recorded) return false;
+  const now = identityOf(info, recorded.at);
+  const same = now.dev === recorded.dev && now.ino === recorded.ino && now.size === recorded.size && now.mtimeNs === recorded.mtimeNs && now.ctimeNs === recorded.ctimeNs;
+  return same && recorded.at - Number(info.ctimeNs / 1_000_000n) >= racyMs;
+}
+
+function parseIdentity(v: unknown): FileIdentity | null {
+  if (typeof v !== 'object' || v === null) return null;
+  const r = v as Record<string, unknown>;
+  const strings = ['dev', 'ino', 'size', 'mtimeNs', 'ctimeNs'].every((k) => typeof r[k] === 'string' && /^\d+$/.test(r[k] as string));
+  return strings && typeof r.at === 'number' ? (r as unknown as FileIdentity) : null;
+}
+
 // OCI's ...layer.v1.tar+gzip and Docker's ...rootfs.diff.tar.gzip; OCI's ...layer.v1.tar.
 const isGzipLayer = (desc: Descriptor) => /gzip/.test(desc.mediaType);
 const isPlainLayer = (desc: Descriptor) => /\.tar$/.test(desc.mediaType);
@@ -44,6 +91,9 @@ export class BlobStore {
   constructor(
     readonly dir: string,
     readonly workers = new FileWorkers(),
+    /** Hash every entry a build uses, trusting no earlier verification (--verify-cache). */
+    private readonly verifyAll = false,
+    private readonly racyMs = RACY_MS,
   ) {}
 
   path(digest: string): string {
@@ -54,21 +104,22 @@ export class BlobStore {
     return `${this.path(digest)}.meta.json`;
   }
 
-  private async readMeta(desc: Descriptor): Promise<number | null | undefined> {
+  private async readMeta(desc: Descriptor): Promise<Meta> {
     try {
       const m: unknown = JSON.parse(await readFile(this.metaPath(desc.digest), 'utf8'));
-      // Anything but {"uncompressedSize": bytes or null} is a damaged record: measured again.
-      if (typeof m !== 'object' || m === null || Array.isArray(m)) return undefined;
+      // Anything but {"uncompressedSize": bytes or null, "verified": …} is a damaged record: measured again.
+      if (typeof m !== 'object' || m === null || Array.isArray(m)) return { uncompressedSize: undefined, verified: null };
       const size = (m as { uncompressedSize?: unknown }).uncompressedSize;
-      if (size === null || size === undefined) return null;
-      return typeof size === 'number' && Number.isSafeInteger(size) && size >= 0 ? size : undefined;
+      // No field: never measured (a lookup that did not ask for the size recorded only the file).
+      const uncompressedSize = size === null ? null : typeof size === 'number' && Number.isSafeInteger(size) && size >= 0 ? size : undefined;
+      return { uncompressedSize, verified: parseIdentity((m as { verified?: unknown }).verified) };
     } catch {
-      return undefined;
+      return { uncompressedSize: undefined, verified: null };
     }
   }
 
-  private writeMeta(desc: Descriptor, size: number | null): Promise<void> {
-    return writeFile(this.metaPath(desc.digest), JSON.stringify({ uncompressedSize: size })).catch(() => undefined);
+  private writeMeta(desc: Descriptor, size: number | null | undefined, verified: FileIdentity | null): Promise<void> {
+    return writeFile(this.metaPath(desc.digest), JSON.stringify({ uncompressedSize: size, verified })).catch(() => undefined);
   }
 
   /**
@@ -84,15 +135,22 @@ export class BlobStore {
     return gunzip ? (r.unpacked ?? null) : isPlainLayer(desc) ? desc.size : null;
   }
 
-  /** A verified entry, or null when absent or corrupt (then it is removed). */
+  /**
+   * A verified entry, or null when absent or corrupt (then it is removed).
+   * Trusted without hashing when an earlier verification recorded this very
+   * file (and measured it, when a size is asked for).
+   */
   async lookup(desc: Descriptor, withSize: boolean): Promise<StoredBlob | null> {
     const file = this.path(desc.digest);
+    const meta = await this.readMeta(desc);
     // An earlier build's measurement spares this one the decompression.
-    const known = withSize ? await this.readMeta(desc) : null;
+    const known = withSize ? meta.uncompressedSize : null;
     let measured: number | null;
+    let before: BigIntStats;
     try {
-      const info = await stat(file);
-      if (info.size !== desc.size) throw new DigestMismatchError(desc, { size: info.size });
+      before = await stat(file, { bigint: true });
+      if (before.size !== BigInt(desc.size)) throw new DigestMismatchError(desc, { size: Number(before.size) });
+      if (!this.verifyAll && known !== undefined && unchanged(meta.verified, before, this.racyMs)) return { file, uncompressedSize: withSize ? known : null, hit: true };
       measured = await this.verify(file, desc, withSize && known === undefined);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
@@ -108,9 +166,17 @@ export class BlobStore {
       }
       throw err;
     }
-    if (!withSize) return { file, uncompressedSize: null, hit: true };
-    if (known === undefined) await this.writeMeta(desc, measured);
-    return { file, uncompressedSize: known !== undefined ? known : measured, hit: true };
+    const size = known !== undefined ? known : measured;
+    await this.recordVerified(desc, file, before, withSize ? size : meta.uncompressedSize);
+    return { file, uncompressedSize: withSize ? size : null, hit: true };
+  }
+
+  /** Records what the verification saw, when the file did not change while it was hashed. */
+  private async recordVerified(desc: Descriptor, file: string, before: BigIntStats, size: number | null | undefined): Promise<void> {
+    const after = await stat(file, { bigint: true }).catch(() => null);
+    const stable = after !== null && identityOf(after, 0).ctimeNs === identityOf(before, 0).ctimeNs && after.ino === before.ino;
+    if (size === undefined && !stable) return;
+    await this.writeMeta(desc, size, stable ? identityOf(after!, Date.now()) : null);
   }
 
   /**
@@ -136,7 +202,8 @@ export class BlobStore {
       await rm(tmp, { force: true });
       throw err;
     }
-    if (opts.measure) await this.writeMeta(desc, size);
+    // Just written, so not yet trusted (see RACY_MS): the next build hashes it once more and records it.
+    if (opts.measure) await this.writeMeta(desc, size, null);
     return { file, uncompressedSize: opts.measure ? size : null, hit: false };
   }
 

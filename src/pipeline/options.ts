@@ -33,6 +33,8 @@ export interface BuildOptions {
   readonly generator: string;
   /** Persistent blob cache; undefined: a scratch store removed afterwards. */
   readonly cacheDir?: string;
+  /** Hash every cached blob this build uses, even those an earlier build verified. */
+  readonly verifyCache?: boolean;
   /** Parallel downloads and archive writes. */
   readonly jobs?: number;
   /** Pins from the lock file, when there is one. */

@@ -25,6 +25,8 @@ export interface RunOptions {
   /** Persistent blob cache; undefined: a scratch store removed at close. */
   readonly cacheDir?: string;
   readonly workers?: FileWorkers;
+  /** Hash every cached blob, trusting no earlier verification (--verify-cache). */
+  readonly verifyCache?: boolean;
   /** Settles when every image's manifest is known: big downloads wait for it to be ranked. */
   readonly allResolved: Promise<void>;
 }
@@ -57,7 +59,7 @@ export class BuildRun {
   static async start(options: RunOptions, work: boolean): Promise<BuildRun> {
     const scratch = options.cacheDir === undefined;
     const dir = options.cacheDir ?? (await mkdtemp(join(tmpdir(), `${TEMP_MARKER}blobs-`)));
-    const store = new BlobStore(dir, options.workers);
+    const store = new BlobStore(dir, options.workers, options.verifyCache);
     if (work) store.workers.start();
     return new BuildRun(options.signal, new BlobFetcher(store, priorityLimiter(options.jobs), true, options.allResolved), scratch, options);
   }

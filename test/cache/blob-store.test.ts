@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, readFile, writeFile, readdir } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, stat, truncate, utimes, writeFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
@@ -45,7 +45,7 @@ describe('BlobStore', () => {
     const store = new BlobStore(await tempDir(t));
     await store.put(layer, Readable.from([gz]), { measure: false });
     assert.equal((await store.lookup(layer, true))?.uncompressedSize, raw.length);
-    assert.deepEqual(JSON.parse(await readFile(`${store.path(layer.digest)}.meta.json`, 'utf8')), { uncompressedSize: raw.length });
+    assert.equal(JSON.parse(await readFile(`${store.path(layer.digest)}.meta.json`, 'utf8')).uncompressedSize, raw.length);
     await store.close();
   });
 
@@ -87,7 +87,7 @@ describe('BlobStore', () => {
       await store.put(layer, Readable.from([gz]), { measure: false });
       await writeFile(`${store.path(layer.digest)}.meta.json`, meta);
       assert.equal((await store.lookup(layer, true))?.uncompressedSize, raw.length);
-      assert.deepEqual(JSON.parse(await readFile(`${store.path(layer.digest)}.meta.json`, 'utf8')), { uncompressedSize: raw.length });
+      assert.equal(JSON.parse(await readFile(`${store.path(layer.digest)}.meta.json`, 'utf8')).uncompressedSize, raw.length);
       await store.close();
     });
   }
@@ -100,5 +100,92 @@ describe('BlobStore', () => {
     await writeFile(join(dir, 'file'), 'x');
     assert.equal(await new BlobStore(join(dir, 'file')).lookup(layer, false), null, 'a store that is a file');
     await inTheWay.close();
+  });
+});
+
+describe('BlobStore: the warm path trusts what an earlier build verified, while the file is unchanged', () => {
+  /** A store whose hashing is counted; `racyMs` 0 trusts a file however recently it changed. */
+  async function counted(t: { after(fn: () => unknown): void }, options: { verifyAll?: boolean; racyMs?: number; dir?: string } = {}) {
+    const dir = options.dir ?? (await tempDir(t));
+    const store = new BlobStore(dir, undefined, options.verifyAll ?? false, options.racyMs ?? 0);
+    t.after(() => store.close());
+    let hashes = 0;
+    const hash = store.workers.hash.bind(store.workers);
+    store.workers.hash = (...args: Parameters<typeof hash>) => {
+      hashes++;
+      return hash(...args);
+    };
+    return { store, dir, hashes: () => hashes };
+  }
+
+  async function verifiedOnce(t: { after(fn: () => unknown): void }, options: { verifyAll?: boolean } = {}) {
+    const c = await counted(t, options);
+    await c.store.put(layer, Readable.from([gz]), { measure: true });
+    assert.ok(await c.store.lookup(layer, true), 'the lookup after the download hashes and records the file');
+    return c;
+  }
+
+  test('an unchanged entry is not hashed again, and keeps its measured size', async (t) => {
+    const c = await verifiedOnce(t);
+    const before = c.hashes();
+    const hit = await c.store.lookup(layer, true);
+    assert.equal(c.hashes(), before, 'trusted');
+    assert.deepEqual({ ...hit }, { file: c.store.path(layer.digest), uncompressedSize: raw.length, hit: true });
+  });
+
+  test('an entry rewritten in place (same size) is hashed again, and discarded', async (t) => {
+    const c = await verifiedOnce(t);
+    const fh = await open(c.store.path(layer.digest), 'r+');
+    await fh.write(Buffer.from([gz[20]! ^ 0xff]), 0, 1, 20);
+    await fh.close();
+    assert.equal(await c.store.lookup(layer, true), null);
+  });
+
+  test('rewritten in place with its mtime put back: the ctime still tells', async (t) => {
+    const c = await verifiedOnce(t);
+    const file = c.store.path(layer.digest);
+    const { atime, mtime } = await stat(file);
+    const fh = await open(file, 'r+');
+    await fh.write(Buffer.from([gz[30]! ^ 0xff]), 0, 1, 30);
+    await fh.close();
+    await utimes(file, atime, mtime);
+    assert.equal(await c.store.lookup(layer, true), null);
+  });
+
+  test('a truncated entry is discarded', async (t) => {
+    const c = await verifiedOnce(t);
+    await truncate(c.store.path(layer.digest), 10);
+    assert.equal(await c.store.lookup(layer, true), null);
+  });
+
+  test('a replaced entry (another file renamed over it) is hashed again: kept when right, discarded when wrong', async (t) => {
+    const c = await verifiedOnce(t);
+    const file = c.store.path(layer.digest);
+    await writeFile(`${file}.new`, gz);
+    await rename(`${file}.new`, file);
+    const before = c.hashes();
+    assert.ok(await c.store.lookup(layer, true));
+    assert.equal(c.hashes(), before + 1, 'a new inode is hashed');
+    const wrong = Buffer.from(gz);
+    wrong[40] = wrong[40]! ^ 0xff;
+    await writeFile(`${file}.new`, wrong);
+    await rename(`${file}.new`, file);
+    assert.equal(await c.store.lookup(layer, true), null);
+  });
+
+  test('--verify-cache hashes every entry', async (t) => {
+    const c = await verifiedOnce(t);
+    const again = await counted(t, { verifyAll: true, dir: c.dir });
+    assert.ok(await again.store.lookup(layer, true));
+    assert.equal(again.hashes(), 1);
+  });
+
+  test('a file that changed shortly before it was verified is not trusted yet (racily clean)', async (t) => {
+    const c = await counted(t, { racyMs: 60_000 });
+    await c.store.put(layer, Readable.from([gz]), { measure: true });
+    await c.store.lookup(layer, true);
+    const before = c.hashes();
+    await c.store.lookup(layer, true);
+    assert.equal(c.hashes(), before + 1, 'hashed again while its change is as recent as its recording');
   });
 });

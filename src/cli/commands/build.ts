@@ -30,7 +30,7 @@ export const BUILD_HELP = `usage: imgdesc build DESCRIPTION [--root DIR | --over
               [--container-dir DIR] [--offline] [--authfile FILE] [--tls-verify=false]
               [--cert-dir DIR] [--retries N] [--timeout SECONDS] [--registries-conf FILE]
               [--policy FILE | --insecure-policy] [--registries.d DIR] [--templates DIR]
-              [--cache-dir DIR | --no-cache] [--jobs N] [--locked] [--json] [--quiet]
+              [--cache-dir DIR | --no-cache] [--verify-cache] [--jobs N] [--locked] [--json] [--quiet]
 
 Fetches every planned container into an oci-archive at
 ROOT/var/tmp/kiwi_containers/<name>_<tag>, named inside by its full reference,
@@ -65,6 +65,9 @@ ${POLICY_HELP}
   --templates DIR      unit templates to use instead of the shipped ones (see README)
   --cache-dir DIR      blob cache (default $XDG_CACHE_HOME/imgdesc or ~/.cache/imgdesc)
   --no-cache           use no persistent cache (a scratch store, removed afterwards)
+  --verify-cache       hash every cached blob this build uses; otherwise a blob an earlier
+                       build verified is trusted while its file is unchanged (device, inode,
+                       size, mtime, ctime)
   -j, --jobs N         parallel downloads, manifest lookups and archive writes
                        (default ${DEFAULT_JOBS})
   --locked             require the lock file (<description>.lock.json) to cover the build
@@ -86,6 +89,7 @@ export const BUILD_OPTIONS = {
   templates: { type: 'string' },
   'cache-dir': { type: 'string' },
   'no-cache': { type: 'boolean' },
+  'verify-cache': { type: 'boolean' },
   jobs: { type: 'string', short: 'j' },
   locked: { type: 'boolean' },
 } as const;
@@ -147,6 +151,7 @@ export async function buildSetup(command: string, values: BuildValues, positiona
       templatesDir: values.templates,
       workers: sharedFileWorkers(),
       cacheDir,
+      verifyCache: Boolean(values['verify-cache']),
       jobs,
       lock,
       generator: `imgdesc ${version()}`,
