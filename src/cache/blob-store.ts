@@ -54,12 +54,13 @@ interface Meta {
 }
 
 /**
- * A change within this long of the recording could share its timestamps
- * (file systems keep coarse clocks): a file that changed so shortly before
- * it was verified is not trusted, but hashed again next time (git's "racily
- * clean" entries).
+ * File systems stamp times from a coarse clock (a few ms). A file whose data
+ * changed within this long before it was recorded could change again with
+ * the same mtime: it is not trusted, and hashed again next time (git's
+ * "racily clean" entries). Any later change moves the mtime or, for a
+ * `touch` back, the ctime.
  */
-const RACY_MS = 2000;
+const RACY_MS = 50;
 
 function identityOf(info: BigIntStats, at: number): FileIdentity {
   return { dev: String(info.dev), ino: String(info.ino), size: String(info.size), mtimeNs: String(info.mtimeNs), ctimeNs: String(info.ctimeNs), at };
@@ -69,7 +70,7 @@ function unchanged(recorded: FileIdentity | null, info: BigIntStats, racyMs: num
   if (!recorded) return false;
   const now = identityOf(info, recorded.at);
   const same = now.dev === recorded.dev && now.ino === recorded.ino && now.size === recorded.size && now.mtimeNs === recorded.mtimeNs && now.ctimeNs === recorded.ctimeNs;
-  return same && recorded.at - Number(info.ctimeNs / 1_000_000n) >= racyMs;
+  return same && recorded.at - Number(info.mtimeNs / 1_000_000n) >= racyMs;
 }
 
 function parseIdentity(v: unknown): FileIdentity | null {
@@ -202,8 +203,10 @@ export class BlobStore {
       await rm(tmp, { force: true });
       throw err;
     }
-    // Just written, so not yet trusted (see RACY_MS): the next build hashes it once more and records it.
-    if (opts.measure) await this.writeMeta(desc, size, null);
+    // Hashed before the rename, which changes no data: the file is the one hashed.
+    const info = await stat(file, { bigint: true }).catch(() => null);
+    const identity = info ? identityOf(info, Date.now()) : null;
+    await this.writeMeta(desc, opts.measure ? size : undefined, identity);
     return { file, uncompressedSize: opts.measure ? size : null, hit: false };
   }
 
