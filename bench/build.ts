@@ -31,19 +31,19 @@ import { startWanRegistry } from './wan.js';
 
 const exec = promisify(execFile);
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-const BIN = join(REPO, 'dist/bundle/bin.js');
+export const BIN = join(REPO, 'dist/bundle/bin.js');
 /** Generated layouts are deterministic, so they are kept here between runs, keyed by their spec. */
-const LAYOUTS = '/var/tmp/imgdesc-bench';
+export const LAYOUTS = '/var/tmp/imgdesc-bench';
 const MB = 1_000_000;
 const MiB = 1024 * 1024;
 const TAG = '1.0';
 
-interface BenchImage {
+export interface BenchImage {
   name: string;
   spec: ImageSpec;
 }
 
-const amd64 = [{ architecture: 'amd64' }];
+export const amd64 = [{ architecture: 'amd64' }];
 
 /**
  * Four images on one shared 60 MB base layer, each with two layers of its own
@@ -67,7 +67,7 @@ function rssSet(quick: boolean): BenchImage[] {
   return [{ name: 'huge', spec: { seed: 'bench-huge', platforms: amd64, layers: Array.from({ length: 4 }, () => ({ size })) } }];
 }
 
-async function layoutFor(img: BenchImage): Promise<string> {
+export async function layoutFor(img: BenchImage): Promise<string> {
   const key = createHash('sha256').update(JSON.stringify(img.spec)).digest('hex').slice(0, 16);
   const dir = join(LAYOUTS, `${img.name}-${key}`);
   // index.json is written last: its presence means the layout is complete.
@@ -78,14 +78,14 @@ async function layoutFor(img: BenchImage): Promise<string> {
   return dir;
 }
 
-interface Pushed {
+export interface Pushed {
   /** Layer bytes when each image is fetched on its own (what KIWI transfers). */
   perImage: number;
   /** Distinct layer bytes (what imgdesc transfers). */
   distinct: number;
 }
 
-async function pushAll(images: BenchImage[], target: PushTarget): Promise<Pushed> {
+export async function pushAll(images: BenchImage[], target: PushTarget): Promise<Pushed> {
   let perImage = 0;
   const distinct = new Map<string, number>();
   for (const img of images) {
@@ -101,7 +101,7 @@ async function pushAll(images: BenchImage[], target: PushTarget): Promise<Pushed
   return { perImage, distinct: [...distinct.values()].reduce((a, b) => a + b, 0) };
 }
 
-async function writeDescription(file: string, host: string, images: BenchImage[]): Promise<string> {
+export async function writeDescription(file: string, host: string, images: BenchImage[]): Promise<string> {
   const containers = images.map((i) => `    <container name="${i.name}" path="bench" tag="${TAG}"/>`).join('\n');
   await writeFile(
     file,
@@ -118,7 +118,7 @@ ${containers}
   return file;
 }
 
-interface Run {
+export interface Run {
   seconds: number;
   /** Peak RSS in MB (largest of the processes for a serial run). */
   rssMb: number;
@@ -142,13 +142,13 @@ export async function timed(cmd: string, args: string[], scratch: string): Promi
 /** Writes dirty pages out so that one run's writeback does not land in the next one's time. */
 export const settle = () => exec('sync');
 
-interface Env {
+export interface Env {
   scratch: string;
   jobs?: number;
 }
 
 /** A build into a fresh root (scratch/root), or with `overlay`, into a fresh overlay file (scratch/overlay.tar). */
-async function imgdescBuild(env: Env, desc: string, cache: string, overlay = false): Promise<Run> {
+export async function imgdescBuild(env: Env, desc: string, cache: string, overlay = false): Promise<Run> {
   const root = join(env.scratch, 'root');
   const tarFile = join(env.scratch, 'overlay.tar');
   await rm(root, { recursive: true, force: true });
@@ -175,7 +175,7 @@ async function copyArchives(env: Env): Promise<Run> {
 }
 
 /** KIWI's method: skopeo copy into an oci-archive, one image after another. */
-async function kiwiSerial(env: Env, host: string, images: BenchImage[]): Promise<Run> {
+export async function kiwiSerial(env: Env, host: string, images: BenchImage[]): Promise<Run> {
   const root = join(env.scratch, 'kiwi-root');
   await rm(root, { recursive: true, force: true });
   const dir = join(root, 'var/tmp/kiwi_containers');
@@ -191,12 +191,12 @@ async function kiwiSerial(env: Env, host: string, images: BenchImage[]): Promise
   return { seconds: (performance.now() - t0) / 1000, rssMb: rss };
 }
 
-const median = (xs: number[]) => {
+export const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 };
-const seconds = (rs: Run[]) => median(rs.map((r) => r.seconds));
+export const seconds = (rs: Run[]) => median(rs.map((r) => r.seconds));
 const peakRss = (rs: Run[]) => Math.max(...rs.map((r) => r.rssMb));
 
 interface Row {
