@@ -32,6 +32,9 @@ export async function overlayRoot(base: string): Promise<OverlayRoot> {
   return {
     dir,
     async dispose() {
+      // A test's cleanups run in the order they were registered, so a root
+      // may go before the container booted from it was stopped: stop it first.
+      await shutdownBooted();
       await run('umount', ['-l', dir]).catch(() => undefined);
       await rm(top, { recursive: true, force: true });
     },
@@ -65,6 +68,14 @@ async function childOf(pid: number, timeoutMs: number): Promise<number> {
   throw new Error(`systemd did not start inside the container within ${timeoutMs} ms`);
 }
 
+/** Containers still running, stopped before any root is removed. */
+const running = new Set<Booted>();
+
+/** Stops every container this process booted and has not stopped yet. */
+export async function shutdownBooted(): Promise<void> {
+  await Promise.all([...running].map((vm) => vm.shutdown()));
+}
+
 export async function boot(root: string, timeoutMs = 90_000): Promise<Booted> {
   let consoleText = '';
   const nspawn: ChildProcess = spawn('systemd-nspawn', ['-D', root, '--boot', '--register=no', '--keep-unit', '--console=pipe'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -92,7 +103,7 @@ export async function boot(root: string, timeoutMs = 90_000): Promise<Booted> {
     if (Date.now() > deadline) throw new Error(`boot did not finish within ${timeoutMs} ms (state ${state})\n${consoleText}`);
     await new Promise((res) => setTimeout(res, 250));
   }
-  return {
+  const booted: Booted = {
     pid,
     exec,
     console: () => consoleText,
@@ -103,7 +114,10 @@ export async function boot(root: string, timeoutMs = 90_000): Promise<Booted> {
         await exited;
         clearTimeout(timer);
       }
+      running.delete(booted);
       process.off('exit', kill);
     },
   };
+  running.add(booted);
+  return booted;
 }
