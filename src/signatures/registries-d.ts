@@ -8,7 +8,6 @@
 import { readdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { ConfigFileError } from '../errors.js';
 import type { Reference } from '../oci/reference.js';
 import { errnoCode, errnoText } from '../util/errno.js';
@@ -93,6 +92,8 @@ async function parseFile(file: string): Promise<{ defaultDocker: Section | null;
   const read = await readTextFile(file, MAX_FILE_BYTES);
   if (!read.ok) throw new ConfigFileError(`cannot read registries.d file ${file}: ${read.reason}`, file, { cause: read.cause });
   let doc: unknown;
+  // Loaded only when there is a file to read: the parser is a third of a megabyte of code.
+  const { parse: parseYaml } = await import('yaml');
   try {
     doc = parseYaml(read.text);
   } catch (err) {
