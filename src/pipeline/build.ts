@@ -87,9 +87,11 @@ export async function build(plan: Plan, options: BuildOptions): Promise<BuildRes
   rendering.catch((err: unknown) => run.stop(err));
   // A stream takes the units first and the archives one by one, sorted; a
   // directory takes the units last, so they never point at missing archives.
+  // Either way no archive is written before the units are rendered: a
+  // template that fails leaves nothing.
   const unitsFirst = output.streaming ? rendering.then((u) => installRendered(output, u)) : null;
   unitsFirst?.catch((err: unknown) => run.stop(err));
-  const order = unitsFirst ? WriteOrder.sorted(plan.containers.map((c) => c.archive), unitsFirst, run.signal) : WriteOrder.free();
+  const order = unitsFirst ? WriteOrder.sorted(plan.containers.map((c) => c.archive), unitsFirst, run.signal) : WriteOrder.after(rendering, run.signal);
 
   const runs = pinAll(plan, options.lock ?? null).map((p) => {
     // An image counts as resolved when its manifest is, or else when it ends.

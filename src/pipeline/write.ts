@@ -77,11 +77,21 @@ export class WriteOrder {
   private constructor(
     private readonly turns: ReadonlyMap<string, Promise<void>>,
     private readonly finished: ReadonlyMap<string, () => void>,
+    /** What an archive without a turn of its own waits for. */
+    private readonly gate: Promise<unknown>,
     private readonly signal: AbortSignal | null,
   ) {}
 
   static free(): WriteOrder {
-    return new WriteOrder(new Map(), new Map(), null);
+    return new WriteOrder(new Map(), new Map(), Promise.resolve(), null);
+  }
+
+  /**
+   * Every archive waits for `ready` (the units rendered), in any order: a
+   * template that fails stops the build before any archive is written.
+   */
+  static after(ready: Promise<unknown>, signal: AbortSignal): WriteOrder {
+    return new WriteOrder(new Map(), new Map(), ready, signal);
   }
 
   static sorted(archives: readonly string[], first: Promise<unknown>, signal: AbortSignal): WriteOrder {
@@ -92,19 +102,19 @@ export class WriteOrder {
       turns.set(archive, previous.then(() => undefined));
       previous = new Promise<void>((resolve) => finished.set(archive, resolve));
     }
-    return new WriteOrder(turns, finished, signal);
+    return new WriteOrder(turns, finished, Promise.resolve(), signal);
   }
 
   /** Resolves when `archive` may be written; rejects when the build stops first. */
   turn(archive: string): Promise<void> {
-    const turn = this.turns.get(archive);
+    const turn = this.turns.get(archive) ?? this.gate;
     const signal = this.signal;
-    if (!turn || !signal) return Promise.resolve();
+    if (!signal) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const onAbort = () => reject(signal.reason);
       if (signal.aborted) return onAbort();
       signal.addEventListener('abort', onAbort, { once: true });
-      turn.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+      turn.then(() => resolve(), reject).finally(() => signal.removeEventListener('abort', onAbort));
     });
   }
 
