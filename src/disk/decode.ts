@@ -36,6 +36,8 @@ const DECOMPRESS: Readonly<Record<Tool, readonly string[]>> = {
 };
 
 const BLOCK = 4096;
+/** Bytes that may wait for the decoder before the download waits (a few network chunks). */
+const QUEUED = 1024 * 1024;
 const ZERO = Buffer.alloc(BLOCK);
 
 /**
@@ -171,7 +173,10 @@ export class DiskSink extends Writable {
 
   private async forward(chunk: Buffer): Promise<void> {
     const { input, done } = this.decoder!;
-    if (!input.write(chunk)) await Promise.race([once(input, 'drain'), done]);
+    input.write(chunk);
+    // A tool's stdin says "full" (16 KiB) at every network chunk; waiting for each drain left the tool idle
+    // while the next chunk was read. Up to QUEUED bytes wait in its queue instead, so both keep working.
+    if (input.writableLength > QUEUED) await Promise.race([once(input, 'drain'), done]);
   }
 
   override _final(done: (err?: Error | null) => void): void {
