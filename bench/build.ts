@@ -136,21 +136,23 @@ export interface Run {
   seconds: number;
   /** Peak RSS in MB (largest of the processes for a serial run). */
   rssMb: number;
+  /** User + system CPU seconds of the process and the children it waited for (timed runs only). */
+  cpuSeconds?: number;
 }
 
-/** Runs a command under /usr/bin/time for its peak RSS; wall time is measured here. */
+/** Runs a command under /usr/bin/time for its peak RSS and CPU time; wall time is measured here. */
 export async function timed(cmd: string, args: string[], scratch: string): Promise<Run> {
   const out = join(scratch, 'time.out');
   const t0 = performance.now();
   try {
-    await exec('/usr/bin/time', ['-f', '%M', '-o', out, cmd, ...args], { maxBuffer: 64 * MB });
+    await exec('/usr/bin/time', ['-f', '%M %U %S', '-o', out, cmd, ...args], { maxBuffer: 64 * MB });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     throw new Error(`${cmd} ${args.join(' ')} failed: ${e.stderr || e.message}`);
   }
   const seconds = (performance.now() - t0) / 1000;
-  const kb = Number((await readFile(out, 'utf8')).trim().split('\n').pop());
-  return { seconds, rssMb: (kb * 1024) / MB };
+  const [kb, user, sys] = (await readFile(out, 'utf8')).trim().split('\n').pop()!.split(' ').map(Number) as [number, number, number];
+  return { seconds, rssMb: (kb * 1024) / MB, cpuSeconds: user + sys };
 }
 
 /** Writes dirty pages out so that one run's writeback does not land in the next one's time. */

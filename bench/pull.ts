@@ -17,8 +17,8 @@
 import { execFile } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -40,6 +40,7 @@ const SUFFIX: Record<Kind, string> = { zstd: 'zst', xz: 'xz' };
 interface Run {
   seconds: number;
   rssMb: number;
+  cpuSeconds: number;
 }
 
 /** The disk, 1 MiB stripes: zeros, zeros, noise, text. Deterministic. */
@@ -116,18 +117,27 @@ async function twoTools(registry: TestRegistry, kind: Kind, layer: string, scrat
   await rm(oci, { recursive: true, force: true });
   await rm(out, { force: true });
   await settle();
-  const copy = await timed('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${registry.host}/bench/disk:${kind}`, `oci:${oci}:disk`], scratch);
+  const copy = await timedFully('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${registry.host}/bench/disk:${kind}`, `oci:${oci}:disk`], scratch);
   const blob = join(oci, 'blobs/sha256', layer.slice(7));
-  const unpack = kind === 'zstd' ? await timed('zstd', ['-d', '-q', blob, '-o', out], scratch) : await timed('sh', ['-c', 'xz -d -c "$1" > "$2"', 'sh', blob, out], scratch);
-  return { seconds: copy.seconds + unpack.seconds, rssMb: Math.max(copy.rssMb, unpack.rssMb) };
+  const unpack = kind === 'zstd' ? await timedFully('zstd', ['-d', '-q', blob, '-o', out], scratch) : await timedFully('sh', ['-c', 'xz -d -c "$1" > "$2"', 'sh', blob, out], scratch);
+  return { seconds: copy.seconds + unpack.seconds, rssMb: Math.max(copy.rssMb, unpack.rssMb), cpuSeconds: copy.cpuSeconds! + unpack.cpuSeconds! };
 }
 
 async function imgdescPull(registry: TestRegistry, kind: Kind, scratch: string): Promise<Run> {
   const out = join(scratch, 'imgdesc.raw');
   await rm(out, { force: true });
   await settle();
-  return timed(process.execPath, [BIN, 'pull', `${registry.host}/bench/disk:${kind}`, out, '--tls-verify=false', '--quiet'], scratch);
+  return timedFully(process.execPath, [BIN, 'pull', `${registry.host}/bench/disk:${kind}`, out, '--tls-verify=false', '--quiet'], scratch);
 }
+
+/** `timed`, with the CPU time it always measures. */
+const timedFully = async (cmd: string, args: string[], scratch: string): Promise<Run> => {
+  const r = await timed(cmd, args, scratch);
+  return { ...r, cpuSeconds: r.cpuSeconds ?? 0 };
+};
+
+/** Runnable processes per core, from /proc/loadavg: the other work on a shared machine, which moves every figure. */
+const load = async () => (await readFile('/proc/loadavg', 'utf8')).split(' ')[0]!;
 
 async function sameBytes(a: string, b: string): Promise<void> {
   await exec('cmp', [a, b]);
@@ -155,6 +165,7 @@ export async function benchPull(args: string[]): Promise<void> {
   const registry = await startRegistry('plain');
   try {
     const { raw, files } = await artifacts(mib);
+    const loadBefore = await load();
     console.log(`pull: whole processes; a ${mib} MiB disk (half zeros); imgdesc = node ${BIN} pull; medians of ${runs}`);
     const rows: string[][] = [];
     for (const kind of ['zstd', 'xz'] as const) {
@@ -171,15 +182,18 @@ export async function benchPull(args: string[]): Promise<void> {
       const o = median(ours.map((r) => r.seconds));
       const rss = Math.max(...ours.map((r) => r.rssMb));
       const size = ((await stat(files[kind])).size / MB).toFixed(0);
-      rows.push([`${kind} (${size} MB compressed)`, `${t.toFixed(2)} s`, `${o.toFixed(2)} s`, `${(o / t).toFixed(2)}× ${o / t <= 0.6 ? 'met' : 'MISSED'}`, `${rss.toFixed(0)} MB ${rss <= 120 ? 'met' : 'MISSED'}`, `${Math.max(...tools.map((r) => r.rssMb)).toFixed(0)} MB`, `${tools.map((r) => r.seconds.toFixed(2)).join(' ')} | ${ours.map((r) => r.seconds.toFixed(2)).join(' ')}`]);
+      const cpu = (rs: Run[]) => median(rs.map((r) => r.cpuSeconds)).toFixed(2);
+      rows.push([`${kind} (${size} MB compressed)`, `${t.toFixed(2)} s`, `${o.toFixed(2)} s`, `${(o / t).toFixed(2)}× ${o / t <= 0.6 ? 'met' : 'MISSED'}`, `${rss.toFixed(0)} MB ${rss <= 120 ? 'met' : 'MISSED'}`, `${Math.max(...tools.map((r) => r.rssMb)).toFixed(0)} MB`, `${cpu(tools)} | ${cpu(ours)}`, `${tools.map((r) => r.seconds.toFixed(2)).join(' ')} | ${ours.map((r) => r.seconds.toFixed(2)).join(' ')}`]);
     }
-    const head = ['artifact', 'two tools', 'imgdesc', 'ratio (≤ 0.6×)', 'imgdesc RSS (≤ 120)', 'tools RSS', 'runs (s): tools | imgdesc'];
+    const head = ['artifact', 'two tools', 'imgdesc', 'ratio (≤ 0.6×)', 'imgdesc RSS (≤ 120)', 'tools RSS', 'CPU s: tools | imgdesc', 'runs (s): tools | imgdesc'];
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     const line = (c: string[]) => `  ${c.map((x, i) => x.padEnd(widths[i]!)).join('  ').trimEnd()}`;
     console.log(line(head));
     console.log(line(widths.map((w) => '-'.repeat(w))));
     for (const r of rows) console.log(line(r));
-    console.log('  (peak RSS as /usr/bin/time reports it: the largest of the process and the children it waited for, so the decompressor counts too)');
+    console.log('  (peak RSS as /usr/bin/time reports it: the largest of the process and the children it waited for, so the decompressor counts too;');
+    console.log('   CPU: user + system seconds of the same, medians; the registry\'s own CPU is in neither)');
+    console.log(`  load average ${loadBefore} before, ${await load()} after (${availableParallelism()} cores; the more other work shares them, the nearer the wall-time ratio comes to the CPU ratio)`);
   } finally {
     await registry.stop();
     await rm(scratch, { recursive: true, force: true });

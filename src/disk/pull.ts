@@ -99,11 +99,15 @@ async function chooseManifest(source: ImageSource, opts: PullOptions): Promise<C
   return { manifestDigest: fetched.digest, manifest, index: top.digest, platform: entry.platform ? formatPlatform(entry.platform) : null, disktype: entry.disktype };
 }
 
-/** Counts bytes on their way, for progress. */
-function counter(report: ((n: number) => void) | undefined): Transform {
+/** Bytes each stage may hold: several network chunks, so that one full stage does not stop the others at every chunk. */
+const FLOW = 1024 * 1024;
+
+/** Counts bytes on their way, for progress (only when someone watches: each stage costs time per chunk). */
+function counter(report: (n: number) => void): Transform {
   return new Transform({
+    highWaterMark: FLOW,
     transform(chunk: Buffer, _enc, done) {
-      report?.(chunk.length);
+      report(chunk.length);
       done(null, chunk);
     },
   });
@@ -144,7 +148,8 @@ async function pullWith(opts: PullOptions): Promise<PullResult> {
     try {
       const blob = await source.getBlob(layer, opts.signal);
       opts.progress?.started({ name: pick.title ?? reference, total: layer.size, temp: output.temp });
-      const stages = [blob, counter(opts.progress?.downloaded), new VerifyingStream(layer, { sizeOnly: source.blobsVerified === true })] as const;
+      const verify = new VerifyingStream(layer, { sizeOnly: source.blobsVerified === true, highWaterMark: FLOW });
+      const stages = opts.progress ? [blob, counter(opts.progress.downloaded), verify] : [blob, verify];
       const written = pick.title !== null ? await writeTitled(stages, pick.title, layer, output, opts) : await writeFromLayer(stages, layer, output, opts);
       const file = await output.commit(written.name);
       return {
@@ -179,7 +184,7 @@ interface Written {
   readonly format?: DiskFormat;
 }
 
-type Stages = readonly [Readable, Transform, VerifyingStream];
+type Stages = ReadonlyArray<Readable | Transform>;
 
 const sizeOf = async (output: DiskOutput) => (await stat(output.temp)).size;
 

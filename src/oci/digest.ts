@@ -72,15 +72,17 @@ export class DigestMismatchError extends Error {
  * digest differs, so a bad blob never completes. With `sizeOnly`, for bytes
  * whose digest is checked elsewhere (by a source that verified them before,
  * or on the complete file afterwards), only the size is checked.
+ * `highWaterMark` above the 16 KiB default keeps a 64 KiB network chunk
+ * from stopping the flow at every chunk.
  */
 export class VerifyingStream extends Transform {
   private readonly hash: Hash | null;
   private seen = 0;
   constructor(
     private readonly expected: { digest: string; size: number },
-    options: { sizeOnly?: boolean } = {},
+    options: { sizeOnly?: boolean; highWaterMark?: number } = {},
   ) {
-    super();
+    super(options.highWaterMark ? { highWaterMark: options.highWaterMark } : {});
     const parsed = requireDigest(expected.digest);
     this.hash = options.sizeOnly ? null : createHash(ALGORITHMS[parsed.algorithm]!.node);
   }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, test } from 'node:test';
-import { DecompressError, DiskSink, SparseFileWriter } from '../../src/disk/decode.js';
+import { DecompressError, DiskSink, SparseFileWriter, xzThreads } from '../../src/disk/decode.js';
 import { diskBytes } from '../helpers/disk-artifacts.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -32,6 +32,19 @@ describe('DiskSink', () => {
       assert.ok((await readFile(file)).equals(disk));
     });
   }
+
+  test('xz made in many blocks by threads (as disk images are): decompressed on threads, same bytes', async (t) => {
+    const version = execFileSync('xz', ['--version'], { encoding: 'utf8' });
+    const [major, minor] = /(\d+)\.(\d+)/.exec(version)!.slice(1).map(Number) as [number, number];
+    // Only xz 5.4 and later decompress on threads and know the memory cap; older ones get neither flag.
+    assert.deepEqual(await xzThreads(never), major > 5 || minor >= 4 ? ['-T0', '--memlimit-mt-decompress=100MiB'] : []);
+    const blocks = execFileSync('xz', ['-c', '-T2', '--block-size=65536'], { input: disk, maxBuffer: 64 * 1024 * 1024 });
+    const file = join(await tempDir(t), 'disk');
+    const sink = new DiskSink(() => open(file, 'w'), true, never);
+    await pipeline(pieces(blocks), sink);
+    assert.equal(sink.compression, 'xz');
+    assert.ok((await readFile(file)).equals(disk));
+  });
 
   test('uncompressed bytes, and --no-decompress: written as they come', async (t) => {
     const dir = await tempDir(t);
