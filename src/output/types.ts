@@ -47,6 +47,11 @@ export interface OutputFile {
    * every byte must come through write(), in order, without gaps.
    */
   readonly fd: number | null;
+  /**
+   * Where byte 0 of this file is in `fd`: a file may be a region of a larger
+   * one (an entry of a tar written in place). 0 when absent.
+   */
+  readonly fdOffset?: number;
   /** Makes the file visible at its path. */
   commit(): Promise<void>;
   /** Drops everything written; safe to call more than once, and after commit (then it does nothing). */
