@@ -124,6 +124,11 @@ export class OciArchiveDestination implements ImageDestination {
     return this.writer.position;
   }
 
+  /** The archive's file has its place in the output already (it offers a descriptor): what the output takes next cannot get in its way. */
+  get placed(): boolean {
+    return this.file.fd !== null;
+  }
+
   /**
    * Starts the archive at `path` of the output and writes its fixed head.
    * An output that needs sizes up front gets the exact size, which `contents` gives.

@@ -171,7 +171,11 @@ export class TarStreamOutput implements ImageOutput {
     return this.place(sink, options.size, name, release);
   }
 
-  /** Lays out the entry's body as a hole and opens the file's region of the tar there. */
+  /**
+   * Lays out the entry's body as a hole and opens the file's region of the
+   * tar there. The next file may start as soon as this one has its place:
+   * the two are written at once, each into its own region.
+   */
   private async place(sink: EntrySink, size: number, name: string, release: () => void): Promise<OutputFile> {
     const file = this.file!;
     const start = size === 0 ? Promise.resolve(0) : new Promise<number>((resolve) => file.bodies.push(resolve));
@@ -183,11 +187,8 @@ export class TarStreamOutput implements ImageOutput {
     });
     broken.catch(() => undefined);
     // An empty body has no hole; it has no bytes to place either.
-    const offset = await Promise.race([start, broken]);
-    return new TarRegionFile(file.handle, offset, size, name, laid, () => this.pack.destroying, (err) => {
-      this.pack.destroy(err);
-      release();
-    }, release);
+    const offset = await Promise.race([start, broken]).finally(release);
+    return new TarRegionFile(file.handle, offset, size, name, laid, () => this.pack.destroying, (err) => this.pack.destroy(err));
   }
 
   /** A tar has no earlier state: nothing to list, read or remove. */
@@ -340,7 +341,6 @@ class TarRegionFile implements OutputFile {
     private readonly laid: Promise<void>,
     private readonly broken: () => boolean,
     private readonly abandon: (err: Error) => void,
-    private readonly release: () => void,
   ) {
     this.fd = handle.fd;
   }
@@ -365,7 +365,6 @@ class TarRegionFile implements OutputFile {
     if (this.end !== this.size) throw new Error(`${this.name}: ${this.end} bytes written, ${this.size} announced`);
     await this.laid;
     this.state = 'committed';
-    this.release();
   }
 
   async abort(): Promise<void> {

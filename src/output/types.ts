@@ -10,7 +10,9 @@ export interface ImageOutput {
   /**
    * true for a stream (a tar): it takes one file at a time, in path order,
    * each with its final size up front. The pipeline then installs the units
-   * before the archives and writes the archives one by one, sorted.
+   * before the archives and writes the archives one by one, sorted. A file
+   * of a stream that offers `fd` (a tar written in place) has its place laid
+   * out once created: the next file may start while it is being written.
    */
   readonly streaming: boolean;
   /** Creates the directory and any missing parents (mode 0755); an existing one is kept. */

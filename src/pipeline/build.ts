@@ -35,7 +35,8 @@ async function buildImage(run: BuildRun, p: Pinned, options: BuildOptions, order
   try {
     const fetched = await fetchBlobs(run, c, r, options.onEvent);
     await order.turn(c.archive);
-    const { result, size } = await writeArchive(run, options.output, c, r, options.mtime).finally(() => order.done(c.archive));
+    const placed = () => order.done(c.archive);
+    const { result, size } = await writeArchive(run, options.output, c, r, options.mtime, placed).finally(placed);
     const built: BuiltImage = {
       reference: c.reference,
       archive: c.archive,

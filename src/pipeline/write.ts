@@ -14,7 +14,8 @@ export interface Written {
   readonly size: number;
 }
 
-export function writeArchive(run: BuildRun, output: ImageOutput, container: PlannedContainer, r: Resolved, mtime: number): Promise<Written> {
+/** `placed` is called once the archive has its place in the output (at once, or when written): the next may start then. */
+export function writeArchive(run: BuildRun, output: ImageOutput, container: PlannedContainer, r: Resolved, mtime: number, placed: () => void): Promise<Written> {
   const reference = container.reference;
   const fromStore = new StoredSource(r.source, r.image.manifest, run.fetcher, reference);
   return run.writing(async () => {
@@ -22,8 +23,10 @@ export function writeArchive(run: BuildRun, output: ImageOutput, container: Plan
     // The archive stops itself on the build's stop signal, also while it waits on a stalled stream output.
     const options = { reference, mtime, platform: r.platform, copier: run.store.workers, signal: run.signal };
     const destination = await OciArchiveDestination.open(output, container.archive, options, contents);
+    // A tar written in place has laid out this archive's region: the next archive may be written beside it.
+    if (destination.placed) placed();
     // copyImage aborts the destination when it fails.
-    const result = await copyImage(fromStore, destination, { reference, platform: r.platform, signal: run.signal, resolved: r.image });
+    const result = await copyImage(fromStore, destination, { reference, platform: r.platform, signal: run.signal, resolved: r.image }).finally(placed);
     return { result, size: destination.size };
   });
 }
@@ -31,7 +34,8 @@ export function writeArchive(run: BuildRun, output: ImageOutput, container: Plan
 /**
  * When each archive may be written. Into a directory: at once, several at a
  * time. Into a stream: one by one in path order, after `first` (the units,
- * whose paths sort before the archives'), so the stream stays sorted.
+ * whose paths sort before the archives'), so the stream stays sorted; into a
+ * tar written in place, each once the one before has its place.
  */
 export class WriteOrder {
   private constructor(
@@ -68,7 +72,7 @@ export class WriteOrder {
     });
   }
 
-  /** `archive` is written (or will never be): the next may go. */
+  /** `archive` is written, or has its place in a tar written in place, or will never be: the next may go. */
   done(archive: string): void {
     this.finished.get(archive)?.();
   }

@@ -394,6 +394,25 @@ describe('TarStreamOutput written in place into a file', () => {
     assert.ok(bytes.equals(streamed.sink.bytes), 'the same bytes as the stream');
   });
 
+  test('the next large file may start once the one before has its place; both are written at once, the bytes as the stream', async (t) => {
+    const dir = await tempDir(t);
+    const handle = await open(join(dir, 'o.tar'), 'wx');
+    const out = TarStreamOutput.inFile('overlay (test)', handle, MTIME);
+    const a = await out.createFile('/var/tmp/kiwi_containers/a', { size: 3000 });
+    const b = await out.createFile('/var/tmp/kiwi_containers/b', { size: 700 });
+    await b.write(Buffer.alloc(700, 0xb2), 0);
+    await b.commit();
+    await a.write(Buffer.alloc(3000, 0xa1), 0);
+    await a.commit();
+    await out.close();
+    await handle.close();
+    const streamed = setup();
+    await large(streamed.out, '/var/tmp/kiwi_containers/a', Buffer.alloc(3000, 0xa1));
+    await large(streamed.out, '/var/tmp/kiwi_containers/b', Buffer.alloc(700, 0xb2));
+    await streamed.out.close();
+    assert.ok((await readFile(join(dir, 'o.tar'))).equals(streamed.sink.bytes));
+  });
+
   test('a region takes positions that only increase, within its size, and must end at its size', async (t) => {
     const dir = await tempDir(t);
     const handle = await open(join(dir, 'o.tar'), 'wx');
