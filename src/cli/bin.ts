@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { setFlagsFromString } from 'node:v8';
+import { EXIT } from './exit-codes.js';
 import { run } from './main.js';
 
 // undici parses HTTP with llhttp compiled to WebAssembly. V8's optimizing
@@ -22,4 +23,10 @@ try {
   // A Node whose V8 flags are frozen: only the peak memory and the time are higher.
 }
 
-process.exitCode = await run(process.argv.slice(2));
+const code = await run(process.argv.slice(2));
+// Node flushes standard output before a natural exit. An interrupted command
+// has cleaned up already, and bytes a stalled reader never takes (an overlay
+// piped to a reader that stopped) would keep it from ever exiting: they are
+// dropped, as a shell's kill would drop them.
+if ((code === EXIT.INTERRUPTED || code === EXIT.TERMINATED) && process.stdout.writableLength > 0) process.exit(code);
+process.exitCode = code;

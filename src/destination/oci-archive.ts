@@ -3,15 +3,16 @@
 // that becomes visible only when complete. A blob that is already a
 // local file (putBlobFile), written to an output that offers a descriptor,
 // does not pass through this thread at all: tar-stream lays out its entry
-// around a placeholder body, and a file worker writes the file's bytes at
-// that place in the archive. The archive holds:
+// around a hole (util/positional-writer.ts), and a file worker writes the
+// file's bytes at that place in the archive, which may itself be a region of
+// a larger file (an entry of the overlay tar). The archive holds:
 //   oci-layout, blobs/<alg>/<hex>..., index.json (one manifest, named by the
 //   full reference), manifest.json (Docker's classic loader format).
 // Entries are written in a fixed order with fixed owner, mode and mtime, so
 // the same image gives the same bytes.
 
 import { createReadStream } from 'node:fs';
-import { Readable, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar, { type Header } from 'tar-stream';
 
@@ -23,6 +24,8 @@ import type { Platform } from '../oci/platform.js';
 import type { ImageOutput, OutputFile } from '../output/types.js';
 import type { FetchedManifest } from '../source/types.js';
 import { errnoText } from '../util/errno.js';
+import { untilStopped } from '../util/abortable.js';
+import { chunksOf, holeChunks, PositionalWriter } from '../util/positional-writer.js';
 import type { ImageDestination } from './types.js';
 
 type EntryHeader = Partial<Header> & Pick<Header, 'name'>;
@@ -35,73 +38,23 @@ export interface ArchiveOptions {
   readonly platform?: Platform;
   /** Copies files into the archive on other threads (see FileWorkers.copyInto); without it putBlobFile streams the file here. */
   readonly copier?: FileCopier;
+  /**
+   * Stops the archive: it aborts itself at once, which also ends a write
+   * waiting on an output that takes no more bytes (a stalled pipe).
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface FileCopier {
   copyInto(file: string, fd: number, position: number, length: number, signal?: AbortSignal): Promise<number>;
 }
 
-/**
- * Placeholder body of an entry whose bytes a copier writes. The archive
- * writer knows it by its memory (no other chunk shares it) and skips it, so
- * it costs neither copying nor writing. Zero-filled, so a placeholder written
- * by mistake would still only be overwritten by the copy.
- */
-const PLACEHOLDER = Buffer.alloc(1 << 20);
-
-/** Bodies laid out by tar-stream as placeholders, waiting for their place in the file. */
+/** Bodies laid out as holes, waiting for their place in the file. */
 interface PlacedFile {
   readonly file: string;
   readonly desc: Descriptor;
-  /** Placeholder bytes not seen yet. */
+  /** Hole bytes not seen yet. */
   left: number;
-}
-
-/**
- * Writes tar-stream's output at increasing positions of the archive file,
- * except placeholder bodies: at the first byte of each it starts the copy of
- * the next waiting file to that position and moves on.
- */
-class ArchiveWriter extends Writable {
-  /** Bytes laid out so far: the archive's size once finished. */
-  position = 0;
-  readonly waiting: PlacedFile[] = [];
-  readonly copies: Promise<void>[] = [];
-
-  constructor(
-    private readonly file: OutputFile,
-    private readonly startCopy: (placed: PlacedFile, position: number) => Promise<void>,
-  ) {
-    super({ highWaterMark: 1 << 20 });
-  }
-
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
-    if (chunk.buffer === PLACEHOLDER.buffer) {
-      const placed = this.waiting[0];
-      if (!placed || chunk.length > placed.left) {
-        done(new Error('archive layout out of step with the files placed in it'));
-        return;
-      }
-      if (placed.left === placed.desc.size) {
-        const copy = this.startCopy(placed, this.position);
-        // Awaited by commit or abort; keep an early failure from counting as unhandled.
-        copy.catch(() => undefined);
-        this.copies.push(copy);
-      }
-      placed.left -= chunk.length;
-      if (placed.left === 0) this.waiting.shift();
-      this.position += chunk.length;
-      done();
-      return;
-    }
-    const at = this.position;
-    this.position += chunk.length;
-    this.file.write(chunk, at).then(() => done(), done);
-  }
-}
-
-function* chunksOf(buffer: Buffer, size: number): Generator<Buffer> {
-  for (let left = size; left > 0; left -= buffer.length) yield buffer.subarray(0, Math.min(left, buffer.length));
 }
 
 /** Bodies of a layout that is only measured: plain zeros the writer counts like any bytes. */
@@ -131,10 +84,17 @@ export class OciArchiveDestination implements ImageDestination {
   private readonly pack = tar.pack();
   private readonly written = new Set<string>();
   private readonly output: Promise<void>;
-  private readonly writer: ArchiveWriter;
+  private readonly writer: PositionalWriter;
+  /** Files whose bodies are laid out as holes, in order, until their last hole byte is seen. */
+  private readonly waiting: PlacedFile[] = [];
+  private readonly copies: Promise<void>[] = [];
   /** Stops copies not yet started when the archive is abandoned. */
   private readonly copying = new AbortController();
   private done = false;
+  private aborted: Promise<void> | null = null;
+  /** The output's own failure (ENOSPC), which every later error here follows from. */
+  private failure: unknown = undefined;
+  private readonly onStop = () => void this.abort().catch(() => undefined);
 
   private constructor(
     /** In-image path of the archive. */
@@ -143,17 +103,30 @@ export class OciArchiveDestination implements ImageDestination {
     private readonly options: ArchiveOptions,
   ) {
     this.description = `oci-archive ${target}`;
-    this.writer = new ArchiveWriter(file, (placed, position) => this.copyFile(placed, position));
+    this.writer = new PositionalWriter(
+      (chunk, position) =>
+        file.write(chunk, position).catch((err: unknown) => {
+          this.failure ??= this.fail(err, 'write');
+          throw err;
+        }),
+      (length, position) => this.placeHole(length, position),
+    );
     this.output = pipeline(this.pack, this.writer).catch((err: unknown) => {
       throw this.fail(err, 'write');
     });
     // Keep an early failure (e.g. ENOSPC) from being reported as unhandled before commit awaits it.
     this.output.catch(() => undefined);
+    options.signal?.addEventListener('abort', this.onStop, { once: true });
   }
 
   /** The archive's size in bytes, once committed. */
   get size(): number {
     return this.writer.position;
+  }
+
+  /** The archive's file has its place in the output already (it offers a descriptor): what the output takes next cannot get in its way. */
+  get placed(): boolean {
+    return this.file.fd !== null;
   }
 
   /**
@@ -166,8 +139,15 @@ export class OciArchiveDestination implements ImageDestination {
       if (!contents) throw new Error(`${output.description} needs the size of ${path} up front, and no contents were given`);
       size = await OciArchiveDestination.sizeOf(contents, options);
     }
-    const dest = new OciArchiveDestination(path, await output.createFile(path, { size }), options);
+    // Creating a file of a stream may wait on its reader (earlier small entries go first).
+    const creating = output.createFile(path, { size });
+    const file = options.signal ? await untilStopped(creating, options.signal, (late) => void late.abort().catch(() => undefined)) : await creating;
+    const dest = new OciArchiveDestination(path, file, options);
     await dest.head();
+    if (options.signal?.aborted) {
+      await dest.abort();
+      options.signal.throwIfAborted();
+    }
     return dest;
   }
 
@@ -177,7 +157,7 @@ export class OciArchiveDestination implements ImageDestination {
    */
   static async sizeOf(contents: ArchiveContents, options: ArchiveOptions): Promise<number> {
     const counter = new CountingFile();
-    const dry = new OciArchiveDestination('(measured)', counter, { ...options, copier: undefined });
+    const dry = new OciArchiveDestination('(measured)', counter, { ...options, copier: undefined, signal: undefined });
     await dry.head();
     const signal = new AbortController().signal;
     for (const d of [contents.config, ...contents.layers]) await dry.putBlob(d, Readable.from(chunksOf(MEASURED, d.size)), signal);
@@ -210,18 +190,32 @@ export class OciArchiveDestination implements ImageDestination {
     };
   }
 
-  private fail(err: unknown, what: string): OutputError {
+  private fail(err: unknown, what: string): unknown {
+    // Once the build stops, what fails here fails because of the stop: the
+    // stop's reason is the failure, not this output.
+    if (this.options.signal?.aborted) return this.options.signal.reason;
     if (err instanceof OutputError) return err;
     return new OutputError(`cannot ${what} ${this.target}: ${errnoText(err)}`, this.target, { cause: err });
   }
 
   private entry(header: EntryHeader, content?: Buffer): Promise<void> {
     if (content) header.size = content.length;
-    return new Promise((resolve, reject) => {
+    return new Promise<void>((resolve, reject) => {
       const done = (err?: Error | null) => (err ? reject(err) : resolve());
       if (header.type === 'directory') this.pack.entry(header, done);
       else this.pack.entry(header, content ?? Buffer.alloc(0), done);
+    }).catch((err: unknown) => {
+      throw this.cause(err);
     });
+  }
+
+  /**
+   * What an error here follows from: the output's failure, else the build's
+   * stop (the archive was dropped), else the error itself.
+   */
+  private cause(err: unknown): unknown {
+    if (this.failure !== undefined) return this.failure;
+    return this.options.signal?.aborted ? this.options.signal.reason : err;
   }
 
   async putBlob(desc: Descriptor, stream: Readable, _signal?: AbortSignal): Promise<void> {
@@ -229,13 +223,13 @@ export class OciArchiveDestination implements ImageDestination {
       stream.destroy();
       return;
     }
-    const sink = this.pack.entry(this.header(blobPath(desc.digest), desc.size));
     try {
-      await pipeline(stream, sink);
+      await pipeline(stream, this.pack.entry(this.header(blobPath(desc.digest), desc.size)));
     } catch (err) {
       // The pack cannot continue after a broken entry; the whole archive is abandoned.
+      stream.destroy();
       this.pack.destroy(err as Error);
-      throw err;
+      throw this.cause(err);
     }
     this.written.add(desc.digest);
   }
@@ -248,12 +242,26 @@ export class OciArchiveDestination implements ImageDestination {
   async putBlobFile(desc: Descriptor, file: string): Promise<void> {
     if (!this.options.copier || this.file.fd === null || desc.size === 0) return this.putBlob(desc, createReadStream(file, { highWaterMark: 1 << 20 }));
     if (this.written.has(desc.digest)) return;
-    this.writer.waiting.push({ file, desc, left: desc.size });
-    await this.putBlob(desc, Readable.from(chunksOf(PLACEHOLDER, desc.size)));
+    this.waiting.push({ file, desc, left: desc.size });
+    await this.putBlob(desc, Readable.from(holeChunks(desc.size)));
+  }
+
+  /** A hole in the layout is the body of the first waiting file: at its first byte, that file's copy starts. */
+  private placeHole(length: number, position: number): void {
+    const placed = this.waiting[0];
+    if (!placed || length > placed.left) throw new Error('archive layout out of step with the files placed in it');
+    if (placed.left === placed.desc.size) {
+      const copy = this.copyFile(placed, position);
+      // Awaited by commit or abort; keep an early failure from counting as unhandled.
+      copy.catch(() => undefined);
+      this.copies.push(copy);
+    }
+    placed.left -= length;
+    if (placed.left === 0) this.waiting.shift();
   }
 
   private async copyFile(placed: PlacedFile, position: number): Promise<void> {
-    const size = await this.options.copier!.copyInto(placed.file, this.file.fd!, position, placed.desc.size, this.copying.signal);
+    const size = await this.options.copier!.copyInto(placed.file, this.file.fd!, (this.file.fdOffset ?? 0) + position, placed.desc.size, this.copying.signal);
     // The file changed since it was verified: the archive cannot be trusted.
     if (size !== placed.desc.size) throw new DigestMismatchError(placed.desc, { size });
   }
@@ -287,12 +295,13 @@ export class OciArchiveDestination implements ImageDestination {
     // failed or interrupted build from leaving a partial archive in place.
     await this.file.commit();
     this.done = true;
+    this.options.signal?.removeEventListener('abort', this.onStop);
   }
 
   /** Waits for every copy into the file; throws the first copy failure when asked. */
   private async settleCopies(throwFailure: boolean): Promise<void> {
-    const copies = await Promise.allSettled(this.writer.copies);
-    if (throwFailure && this.writer.waiting.length > 0) throw new Error('archive finished with files not yet placed in it');
+    const copies = await Promise.allSettled(this.copies);
+    if (throwFailure && this.waiting.length > 0) throw new Error('archive finished with files not yet placed in it');
     const failed = copies.find((c): c is PromiseRejectedResult => c.status === 'rejected');
     if (throwFailure && failed) {
       if (failed.reason instanceof DigestMismatchError) throw failed.reason;
@@ -300,12 +309,23 @@ export class OciArchiveDestination implements ImageDestination {
     }
   }
 
-  async abort(): Promise<void> {
-    if (this.done) return;
+  /** Drops the archive; a second call (the stop signal, then the copy's failure) waits for the first. */
+  abort(): Promise<void> {
+    if (this.done) return Promise.resolve();
+    this.options.signal?.removeEventListener('abort', this.onStop);
+    this.aborted ??= this.drop();
+    return this.aborted;
+  }
+
+  private async drop(): Promise<void> {
     this.copying.abort();
+    // A file without a descriptor (a stream) may hold a write that waits for
+    // a reader that never comes; aborting it first fails that write, and so
+    // lets the layout below end. A file with one is aborted last: no copy may
+    // still write to its descriptor once it is closed.
+    if (this.file.fd === null) await this.file.abort();
     this.pack.destroy();
     await this.output.catch(() => undefined);
-    // No copy may still write to the file's descriptor once it is closed.
     await this.settleCopies(false);
     await this.file.abort();
   }

@@ -1,9 +1,9 @@
-// The overlay as a file or as standard output: a TarStreamOutput over a
-// temporary file beside the target, renamed into place only when the build
-// succeeded (a failed or interrupted build leaves nothing), or over stdout.
+// The overlay as a file or as standard output: a TarStreamOutput written in
+// place into a temporary file beside the target, renamed into place only when
+// the build succeeded (a failed or interrupted build leaves nothing), or one
+// streamed to stdout.
 
-import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { OutputError } from '../errors.js';
@@ -27,16 +27,18 @@ export async function openOverlay(target: string, mtime: number, stdout: Writabl
   }
   const file = resolve(target);
   const temp = tempPathFor(file);
-  const sink = createWriteStream(temp, { flags: 'wx', mode: 0o644 });
-  await new Promise<void>((ok, fail) => {
-    sink.once('open', () => ok());
-    sink.once('error', (err) => fail(new OutputError(`cannot write overlay ${file}: ${errnoText(err)}`, file, { cause: err })));
-  });
-  const output = new TarStreamOutput(`overlay ${file}`, sink, mtime);
+  let handle: FileHandle;
+  try {
+    handle = await open(temp, 'wx', 0o644);
+  } catch (err) {
+    throw new OutputError(`cannot write overlay ${file}: ${errnoText(err)}`, file, { cause: err });
+  }
+  const output = TarStreamOutput.inFile(`overlay ${file}`, handle, mtime);
   return {
     output,
     async commit() {
       try {
+        await handle.close(); // a late write error (NFS, quota) shows here
         await rename(temp, file);
       } catch (err) {
         await rm(temp, { force: true });
@@ -45,6 +47,8 @@ export async function openOverlay(target: string, mtime: number, stdout: Writabl
     },
     async abort() {
       output.destroy();
+      // Waits for writes in flight; the archives' copies settled before the build gave up.
+      await handle.close().catch(() => undefined);
       await rm(temp, { force: true });
     },
   };

@@ -1,20 +1,27 @@
-// An image output that is a tar stream (the overlay): what a build would add
-// to an image root, as one reproducible tar. Entries are sorted by path, with
+// An image output that is a tar (the overlay): what a build would add to an
+// image root, as one reproducible tar. Entries are sorted by path, with
 // uid/gid 0, fixed modes and one mtime, and every parent directory has its
 // own entry, so two builds of the same images give the same bytes.
 //
-// A tar is written front to back, so small entries (directories, units,
+// A tar is laid out front to back, so small entries (directories, units,
 // links) wait in memory until a large file comes whose path sorts after
-// them, or the end; large files (archives) are streamed straight through,
-// their size known up front. The pipeline hands a streaming output its files
-// in path order (see WriteOrder); an entry that would break the order is a
-// bug, and fails loudly.
+// them, or the end. Large files (archives) have their size known up front.
+// Into a stream (standard output) their bytes pass straight through, in
+// order. Into a file, the tar is written in place: the large file's body is
+// laid out as a hole (util/positional-writer.ts) and the file offers the
+// overlay's descriptor, so its writer puts its bytes there itself, and file
+// threads copy cached blobs straight into it (a stream would take every
+// archive byte through this thread twice). Either way the bytes are the same.
+// The pipeline hands a streaming output its files in path order (see
+// WriteOrder); an entry that would break the order is a bug, and fails loudly.
 
-import type { Writable } from 'node:stream';
+import type { FileHandle } from 'node:fs/promises';
+import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar, { type Header } from 'tar-stream';
 import { OutputError } from '../errors.js';
 import { errnoText } from '../util/errno.js';
+import { holeChunks, PositionalWriter } from '../util/positional-writer.js';
 import { directoryMode, type ImageOutput, type OutputFile } from './types.js';
 
 type Entry = { kind: 'dir' } | { kind: 'file'; content: Buffer; mode: number } | { kind: 'link'; target: string };
@@ -43,17 +50,47 @@ export class TarStreamOutput implements ImageOutput {
   /** The last name written: every later one must sort after it. */
   private last = '';
   private busy = false;
+  /** Into a file: the file, and who wait for the positions of the next holes (large files' bodies), in order. */
+  private readonly file: { handle: FileHandle; bodies: ((position: number) => void)[] } | null;
 
+  /** A tar written in order into `sink`; or, given a file, written in place into it (see TarStreamOutput.inFile). */
   constructor(
     readonly description: string,
-    sink: Writable,
+    sink: Writable | FileHandle,
     /** mtime of every entry, seconds since the epoch (SOURCE_DATE_EPOCH). */
     private readonly mtime: number,
   ) {
-    this.finished = pipeline(this.pack, sink).catch((err: unknown) => {
+    let to: Writable;
+    if (isFileHandle(sink)) {
+      const file = { handle: sink, bodies: [] as ((position: number) => void)[] };
+      this.file = file;
+      // A body comes in many hole chunks; one not right after the last starts the next body.
+      let holeEnd = -1;
+      to = new PositionalWriter(
+        (chunk, position) => writeAt(sink, chunk, position),
+        (length, position) => {
+          if (position !== holeEnd) file.bodies.shift()?.(position);
+          holeEnd = position + length;
+        },
+      );
+    } else {
+      this.file = null;
+      to = sink;
+    }
+    this.finished = pipeline(this.pack, to).catch((err: unknown) => {
       throw new OutputError(`cannot write ${description}: ${errnoText(err)}`, description, { cause: err });
     });
     this.finished.catch(() => undefined);
+  }
+
+  /**
+   * The tar written in place into `handle`, a new empty file: the same bytes
+   * as the stream, but a large file's body is written by its writer at its
+   * place (through `fd`), never through this output. The caller closes the
+   * handle after close(), or after destroy().
+   */
+  static inFile(description: string, handle: FileHandle, mtime: number): TarStreamOutput {
+    return new TarStreamOutput(description, handle, mtime);
   }
 
   private header(name: string, entry: Entry, size = 0): Partial<Header> & Pick<Header, 'name'> {
@@ -126,9 +163,32 @@ export class TarStreamOutput implements ImageOutput {
     await this.flush(name);
     this.last = name;
     this.busy = true;
-    return new TarEntryFile(this.pack.entry(this.header(name, { kind: 'file', content: Buffer.alloc(0), mode: options.mode ?? 0o644 }, options.size)), options.size, name, () => {
+    const release = () => {
       this.busy = false;
+    };
+    const sink = this.pack.entry(this.header(name, { kind: 'file', content: Buffer.alloc(0), mode: options.mode ?? 0o644 }, options.size));
+    if (!this.file) return new TarEntryFile(sink, options.size, name, release);
+    return this.place(sink, options.size, name, release);
+  }
+
+  /**
+   * Lays out the entry's body as a hole and opens the file's region of the
+   * tar there. The next file may start as soon as this one has its place:
+   * the two are written at once, each into its own region.
+   */
+  private async place(sink: EntrySink, size: number, name: string, release: () => void): Promise<OutputFile> {
+    const file = this.file!;
+    const start = size === 0 ? Promise.resolve(0) : new Promise<number>((resolve) => file.bodies.push(resolve));
+    // The whole body at once: the layout goes on while the file is written.
+    const laid = pipeline(Readable.from(holeChunks(size)), sink as unknown as Writable);
+    laid.catch(() => undefined);
+    const broken = this.finished.then(() => {
+      throw new Error(`${this.description}: the tar ended before ${name}`);
     });
+    broken.catch(() => undefined);
+    // An empty body has no hole; it has no bytes to place either.
+    const offset = await Promise.race([start, broken]).finally(release);
+    return new TarRegionFile(file.handle, offset, size, name, laid, () => this.pack.destroying, (err) => this.pack.destroy(err));
   }
 
   /** A tar has no earlier state: nothing to list, read or remove. */
@@ -156,6 +216,19 @@ export class TarStreamOutput implements ImageOutput {
   /** Stops the stream; what was written is not a valid tar. */
   destroy(err?: Error): void {
     this.pack.destroy(err);
+  }
+}
+
+function isFileHandle(sink: Writable | FileHandle): sink is FileHandle {
+  return typeof (sink as FileHandle).fd === 'number' && typeof (sink as FileHandle).readv === 'function';
+}
+
+/** Writes all of `chunk` at `position` of the file. */
+async function writeAt(handle: FileHandle, chunk: Buffer, position: number): Promise<void> {
+  for (let done = 0; done < chunk.length; ) {
+    const { bytesWritten } = await handle.write(chunk, done, chunk.length - done, position + done);
+    if (bytesWritten === 0) throw new Error('the file system took no bytes');
+    done += bytesWritten;
   }
 }
 
@@ -245,5 +318,59 @@ class TarEntryFile implements OutputFile {
     // A tar entry cannot be taken back: the whole stream is broken, and its owner removes it.
     this.sink.destroy(new Error(`${this.name} was abandoned`));
     this.release();
+  }
+}
+
+/**
+ * One large entry's body in a tar written in place: the region of the file
+ * at `fdOffset`, laid out already. Bytes are written where they belong, by
+ * write() or by other threads through `fd`.
+ */
+class TarRegionFile implements OutputFile {
+  readonly fd: number;
+  /** The end of the last write: positions only increase. */
+  private end = 0;
+  private state: 'open' | 'committed' | 'aborted' = 'open';
+
+  constructor(
+    private readonly handle: FileHandle,
+    readonly fdOffset: number,
+    private readonly size: number,
+    private readonly name: string,
+    /** The hole laid out for the body. */
+    private readonly laid: Promise<void>,
+    private readonly broken: () => boolean,
+    private readonly abandon: (err: Error) => void,
+  ) {
+    this.fd = handle.fd;
+  }
+
+  private checkOpen(): void {
+    if (this.state === 'aborted' || this.broken()) throw new Error(`${this.name}: the tar is broken`);
+  }
+
+  async write(chunk: Buffer, position: number): Promise<void> {
+    this.checkOpen();
+    if (position < this.end) throw new Error(`${this.name}: positions only increase (byte ${position} after ${this.end})`);
+    if (position + chunk.length > this.size) throw new Error(`${this.name}: more than the ${this.size} bytes announced`);
+    this.end = position + chunk.length;
+    await writeAt(this.handle, chunk, this.fdOffset + position);
+  }
+
+  async commit(): Promise<void> {
+    if (this.state !== 'open') return;
+    this.checkOpen();
+    // The last bytes of a file come through write (an archive ends with its
+    // index and end blocks): ending short means the size announced was wrong.
+    if (this.end !== this.size) throw new Error(`${this.name}: ${this.end} bytes written, ${this.size} announced`);
+    await this.laid;
+    this.state = 'committed';
+  }
+
+  async abort(): Promise<void> {
+    if (this.state !== 'open') return;
+    this.state = 'aborted';
+    // The region cannot be taken back: the whole tar is broken, and its owner removes it.
+    this.abandon(new Error(`${this.name} was abandoned`));
   }
 }

@@ -10,7 +10,9 @@ export interface ImageOutput {
   /**
    * true for a stream (a tar): it takes one file at a time, in path order,
    * each with its final size up front. The pipeline then installs the units
-   * before the archives and writes the archives one by one, sorted.
+   * before the archives and writes the archives one by one, sorted. A file
+   * of a stream that offers `fd` (a tar written in place) has its place laid
+   * out once created: the next file may start while it is being written.
    */
   readonly streaming: boolean;
   /** Creates the directory and any missing parents (mode 0755); an existing one is kept. */
@@ -47,6 +49,11 @@ export interface OutputFile {
    * every byte must come through write(), in order, without gaps.
    */
   readonly fd: number | null;
+  /**
+   * Where byte 0 of this file is in `fd`: a file may be a region of a larger
+   * one (an entry of a tar written in place). 0 when absent.
+   */
+  readonly fdOffset?: number;
   /** Makes the file visible at its path. */
   commit(): Promise<void>;
   /** Drops everything written; safe to call more than once, and after commit (then it does nothing). */

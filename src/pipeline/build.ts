@@ -33,9 +33,18 @@ async function buildImage(run: BuildRun, p: Pinned, options: BuildOptions, order
   const r = await run.resolving(() => resolveOpened(p, opened, run.signal, options.trust));
   onResolved();
   try {
-    const fetched = await fetchBlobs(run, c, r, options.onEvent);
+    const fetching = fetchBlobs(run, c, r, options.onEvent);
+    // Into a directory, an archive waits for its blobs before it takes a
+    // write slot. A stream takes the archives in turn, and the one whose turn
+    // it is writes each blob as it arrives: a tar written in place then lays
+    // out every archive as soon as its turn comes, and none waits for the
+    // blobs of another.
+    if (!options.output.streaming) await fetching;
+    else fetching.catch(() => undefined); // awaited below; the write fails with it too
     await order.turn(c.archive);
-    const { result, size } = await writeArchive(run, options.output, c, r, options.mtime).finally(() => order.done(c.archive));
+    const placed = () => order.done(c.archive);
+    const { result, size } = await writeArchive(run, options.output, c, r, options.mtime, placed).finally(placed);
+    const fetched = await fetching;
     const built: BuiltImage = {
       reference: c.reference,
       archive: c.archive,

@@ -2,12 +2,11 @@
 
 import { copyImage, manifestToCommit, type CopyResult } from '../copy/copy-image.js';
 import { OciArchiveDestination } from '../destination/oci-archive.js';
-import type { ImageOutput, OutputFile } from '../output/types.js';
+import type { ImageOutput } from '../output/types.js';
 import type { PlannedContainer } from '../plan/plan.js';
 import { StoredSource } from '../source/stored.js';
 import type { Resolved } from './resolve.js';
 import type { BuildRun } from './run.js';
-import { untilStopped } from '../util/abortable.js';
 
 export interface Written {
   readonly result: CopyResult;
@@ -15,63 +14,28 @@ export interface Written {
   readonly size: number;
 }
 
-export function writeArchive(run: BuildRun, output: ImageOutput, container: PlannedContainer, r: Resolved, mtime: number): Promise<Written> {
+/** `placed` is called once the archive has its place in the output (at once, or when written): the next may start then. */
+export function writeArchive(run: BuildRun, output: ImageOutput, container: PlannedContainer, r: Resolved, mtime: number, placed: () => void): Promise<Written> {
   const reference = container.reference;
   const fromStore = new StoredSource(r.source, r.image.manifest, run.fetcher, reference);
   return run.writing(async () => {
     const contents = { manifest: manifestToCommit(r.image), config: r.image.parsed.config, layers: r.image.parsed.layers };
-    if (!output.streaming) return copyInto(await OciArchiveDestination.open(output, container.archive, { reference, mtime, platform: r.platform, copier: run.store.workers }, contents));
-    // A stream waits on its reader, maybe for ever (a stalled pipe on standard
-    // output), and neither opening an entry nor a blob going into it watches
-    // the stop signal; nor can the archive's own abort end a write its file
-    // never finishes. So when the build stops: stop waiting for the opening,
-    // and abort the archive's file, which fails that write and with it the copy
-    // (which then aborts the archive).
-    let file: OutputFile | undefined;
-    const stopFile = () => void file?.abort().catch(() => undefined);
-    const watched = withCreatedFile(output, (f) => {
-      file = f;
-      if (run.signal.aborted) stopFile();
-    });
-    const opening = OciArchiveDestination.open(watched, container.archive, { reference, mtime, platform: r.platform, copier: run.store.workers }, contents);
-    const destination = await untilStopped(opening, run.signal, (late) => void late.abort().catch(() => undefined));
-    run.signal.addEventListener('abort', stopFile, { once: true });
-    if (run.signal.aborted) stopFile();
-    try {
-      return await copyInto(destination);
-    } finally {
-      run.signal.removeEventListener('abort', stopFile);
-    }
-  });
-
-  async function copyInto(destination: OciArchiveDestination): Promise<Written> {
+    // The archive stops itself on the build's stop signal, also while it waits on a stalled stream output.
+    const options = { reference, mtime, platform: r.platform, copier: run.store.workers, signal: run.signal };
+    const destination = await OciArchiveDestination.open(output, container.archive, options, contents);
+    // A tar written in place has laid out this archive's region: the next archive may be written beside it.
+    if (destination.placed) placed();
     // copyImage aborts the destination when it fails.
-    const result = await copyImage(fromStore, destination, { reference, platform: r.platform, signal: run.signal, resolved: r.image });
+    const result = await copyImage(fromStore, destination, { reference, platform: r.platform, signal: run.signal, resolved: r.image }).finally(placed);
     return { result, size: destination.size };
-  }
-}
-
-/** `output`, handing each file it creates to `onFile` as well. */
-function withCreatedFile(output: ImageOutput, onFile: (file: OutputFile) => void): ImageOutput {
-  return new Proxy(output, {
-    get(target, prop) {
-      if (prop === 'createFile') {
-        return async (path: string, options: { size?: number; mode?: number }) => {
-          const file = await target.createFile(path, options);
-          onFile(file);
-          return file;
-        };
-      }
-      const value: unknown = Reflect.get(target, prop, target);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
   });
 }
 
 /**
  * When each archive may be written. Into a directory: at once, several at a
  * time. Into a stream: one by one in path order, after `first` (the units,
- * whose paths sort before the archives'), so the stream stays sorted.
+ * whose paths sort before the archives'), so the stream stays sorted; into a
+ * tar written in place, each once the one before has its place.
  */
 export class WriteOrder {
   private constructor(
@@ -118,7 +82,7 @@ export class WriteOrder {
     });
   }
 
-  /** `archive` is written (or will never be): the next may go. */
+  /** `archive` is written, or has its place in a tar written in place, or will never be: the next may go. */
   done(archive: string): void {
     this.finished.get(archive)?.();
   }

@@ -3,13 +3,16 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { FileWorkers } from '../../src/cache/file-workers.js';
 import { DigestMismatchError } from '../../src/oci/digest.js';
 import type { Descriptor } from '../../src/oci/manifest.js';
 import { OciArchiveDestination } from '../../src/destination/oci-archive.js';
+import { openOverlay } from '../../src/output/overlay-file.js';
 import { RootDirOutput } from '../../src/output/root-dir.js';
+import { TarStreamOutput } from '../../src/output/tar-stream.js';
+import type { ImageOutput } from '../../src/output/types.js';
 import { digestOf } from '../helpers/registry.js';
 import { listFiles, tempDir } from '../helpers/tmp.js';
 
@@ -114,6 +117,69 @@ describe('OciArchiveDestination', () => {
       );
       assert.deepEqual(await listFiles(archives), []);
     }
+  });
+
+  test('archives in an overlay file written in place, files copied in by threads at their offsets: the same bytes as the overlay streamed', async (t) => {
+    const dir = await tempDir(t);
+    const files = await Promise.all(
+      layers.map(async (l, i) => {
+        const f = join(dir, `layer-${i}`);
+        await writeFile(f, l.bytes);
+        return f;
+      }),
+    );
+    const workers = new FileWorkers(2);
+    t.after(() => workers.close());
+    const contents = { manifest, config: config.desc, layers: layers.map((l) => l.desc) };
+    const signal = new AbortController().signal;
+    /** Two archives (as the pipeline gives a stream: units first, then the archives in order), each as `put` adds its layers. */
+    const overlay = async (target: string, viaFiles: boolean): Promise<Buffer> => {
+      const chunks: Buffer[] = [];
+      const sink = new Writable({ write: (c: Buffer, _e, done) => (chunks.push(Buffer.from(c)), done()) });
+      const o = await openOverlay(target, 7, sink);
+      await o.output.writeFile('/etc/systemd/system/kiwi_containers.service', '[Unit]\n');
+      for (const name of ['a_1', `${'b'.repeat(120)}_1`]) {
+        const d = await OciArchiveDestination.open(o.output, `/var/tmp/kiwi_containers/${name}`, { reference: `registry.example.org/${name}`, mtime: 7, copier: workers }, contents);
+        await d.putBlob(config.desc, Readable.from([config.bytes]), signal);
+        for (const [i, l] of layers.entries()) await (viaFiles ? d.putBlobFile(l.desc, files[i]!) : d.putBlob(l.desc, Readable.from([l.bytes]), signal));
+        await d.commit(manifest, contents, signal);
+      }
+      await o.output.close();
+      await o.commit();
+      return target === '-' ? Buffer.concat(chunks) : readFile(target);
+    };
+    const streamed = await overlay('-', true);
+    const inPlace = await overlay(join(dir, 'o.tar'), true);
+    const inPlaceStreamedBlobs = await overlay(join(dir, 'p.tar'), false);
+    assert.equal(inPlace.length, streamed.length);
+    assert.ok(inPlace.equals(streamed), 'copied in place: the same bytes as streamed');
+    assert.ok(inPlaceStreamedBlobs.equals(streamed), 'blobs streamed into the file in place: the same bytes');
+  });
+
+  test('the stop signal ends an archive whose stream output takes no more bytes (a stalled pipe): the write fails, abort returns', async (t) => {
+    // A sink that never takes its first chunk, as a pipe nobody reads.
+    const stalled = new Writable({ highWaterMark: 1024, write: () => undefined });
+    const output: ImageOutput = new TarStreamOutput('overlay (test)', stalled, 0);
+    const big = blob(pattern(4 * 1024 * 1024, 6));
+    const contents = { manifest, config: config.desc, layers: [big.desc] };
+    const stop = new AbortController();
+    const d = await OciArchiveDestination.open(output, '/var/tmp/kiwi_containers/a_1', { reference: 'registry.example.org/a:1', mtime: 0, signal: stop.signal }, contents);
+    // The blob may fit in the buffers on the way; the archive's end cannot.
+    const writing = (async () => {
+      await d.putBlob(config.desc, Readable.from([config.bytes]), stop.signal);
+      await d.putBlob(big.desc, Readable.from([big.bytes]), stop.signal);
+      await d.commit(manifest, contents, stop.signal);
+    })();
+    writing.catch(() => undefined);
+    const first = await Promise.race([writing.then(() => 'done'), new Promise((r) => setTimeout(() => r('waiting'), 300))]);
+    assert.equal(first, 'waiting', 'the archive waits on the stalled output');
+    const reason = new Error('stopped');
+    const sent = Date.now();
+    stop.abort(reason);
+    await assert.rejects(writing, (err: unknown) => err === reason, 'the stop is the failure');
+    await d.abort();
+    assert.ok(Date.now() - sent < 1000, `ended in ${Date.now() - sent} ms`);
+    t.diagnostic(`ended ${Date.now() - sent} ms after the stop`);
   });
 
   test('abort waits for copies under way and removes the temporary file', async (t) => {

@@ -1,12 +1,19 @@
 // TarStreamOutput into memory: the tar it writes (read back with tar-stream
-// and with GNU tar), the order it keeps, and the misuse it refuses.
+// and with GNU tar), the order it keeps, and the misuse it refuses. Written
+// in place into a file (the overlay file): the same bytes, with large bodies
+// filled through the descriptor by file threads.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { open, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import tar from 'tar-stream';
+import { FileWorkers } from '../../src/cache/file-workers.js';
 import { OutputError } from '../../src/errors.js';
+import { openOverlay } from '../../src/output/overlay-file.js';
 import { TarStreamOutput } from '../../src/output/tar-stream.js';
+import { tempDir } from '../helpers/tmp.js';
 
 /** A sink that keeps every byte; `fail` makes it refuse writes. */
 class Collect extends Writable {
@@ -329,5 +336,128 @@ describe('TarStreamOutput', () => {
     assert.equal(await out.hostPath('/var/tmp/kiwi_containers/a'), null);
     await out.remove('/etc/systemd/system/x.service');
     await out.close();
+  });
+});
+
+/** Varied bytes, so that a misplaced copy cannot go unnoticed. */
+function pattern(size: number, seed: number): Buffer {
+  const b = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) b[i] = (i * 31 + seed * 7 + (i >> 9)) & 0xff;
+  return b;
+}
+
+describe('TarStreamOutput written in place into a file', () => {
+  /** Small entries around two large files; `put` writes each large body. */
+  async function fill(out: TarStreamOutput, bodies: Buffer[], put: (f: Awaited<ReturnType<TarStreamOutput['createFile']>>, body: Buffer) => Promise<void>): Promise<void> {
+    await out.writeFile('/etc/systemd/system/kiwi_containers.service', '[Unit]\n');
+    await out.symlink(`/etc/systemd/system/kiwi_containers.service.wants/${'l'.repeat(120)}.service`, '/etc/x');
+    await out.mkdir('/var/tmp/kiwi_containers');
+    for (const [i, body] of bodies.entries()) {
+      const f = await out.createFile(`/var/tmp/kiwi_containers/${'n'.repeat(i * 100)}a${i}`, { size: body.length });
+      await put(f, body);
+      await f.commit();
+    }
+    await out.writeFile('/zzz/late', 'late');
+    await out.close();
+  }
+
+  test('the same bytes as the stream, a body written partly by write() and partly by a file thread through fd at fdOffset', async (t) => {
+    const dir = await tempDir(t);
+    const workers = new FileWorkers(2);
+    t.after(() => workers.close());
+    // Sizes off the 512-byte block and past the 1 MiB hole chunk; a long name needs a pax header.
+    const bodies = [pattern(3 * 1024 * 1024 + 17, 1), pattern(1000, 2)];
+    const streamed = setup();
+    await fill(streamed.out, bodies, async (f, body) => f.write(body, 0));
+
+    const handle = await open(join(dir, 'o.tar'), 'wx');
+    const inPlace = TarStreamOutput.inFile('overlay (test)', handle, MTIME);
+    assert.equal(inPlace.streaming, true, 'still one file at a time, sizes up front, in order');
+    let offsets = 0;
+    await fill(inPlace, bodies, async (f, body) => {
+      assert.equal(typeof f.fd, 'number', 'a file offers its descriptor');
+      assert.equal(f.fd, handle.fd);
+      assert.ok((f.fdOffset ?? 0) > 0 && f.fdOffset! % 512 === 0, `fdOffset ${f.fdOffset}`);
+      offsets++;
+      // Head and tail through write(), the middle copied in by a file thread from a file.
+      const src = join(dir, `body-${offsets}`);
+      const cut = [100, body.length - 100];
+      await writeFile(src, body.subarray(cut[0], cut[1]));
+      await f.write(body.subarray(0, cut[0]), 0);
+      const copied = await workers.copyInto(src, f.fd!, f.fdOffset! + cut[0]!, cut[1]! - cut[0]!);
+      assert.equal(copied, cut[1]! - cut[0]!);
+      await f.write(body.subarray(cut[1]), cut[1]!);
+    });
+    await handle.close();
+    const bytes = await readFile(join(dir, 'o.tar'));
+    assert.equal(bytes.length, streamed.sink.bytes.length);
+    assert.ok(bytes.equals(streamed.sink.bytes), 'the same bytes as the stream');
+  });
+
+  test('the next large file may start once the one before has its place; both are written at once, the bytes as the stream', async (t) => {
+    const dir = await tempDir(t);
+    const handle = await open(join(dir, 'o.tar'), 'wx');
+    const out = TarStreamOutput.inFile('overlay (test)', handle, MTIME);
+    const a = await out.createFile('/var/tmp/kiwi_containers/a', { size: 3000 });
+    const b = await out.createFile('/var/tmp/kiwi_containers/b', { size: 700 });
+    await b.write(Buffer.alloc(700, 0xb2), 0);
+    await b.commit();
+    await a.write(Buffer.alloc(3000, 0xa1), 0);
+    await a.commit();
+    await out.close();
+    await handle.close();
+    const streamed = setup();
+    await large(streamed.out, '/var/tmp/kiwi_containers/a', Buffer.alloc(3000, 0xa1));
+    await large(streamed.out, '/var/tmp/kiwi_containers/b', Buffer.alloc(700, 0xb2));
+    await streamed.out.close();
+    assert.ok((await readFile(join(dir, 'o.tar'))).equals(streamed.sink.bytes));
+  });
+
+  test('a region takes positions that only increase, within its size, and must end at its size', async (t) => {
+    const dir = await tempDir(t);
+    const handle = await open(join(dir, 'o.tar'), 'wx');
+    t.after(() => handle.close());
+    const out = TarStreamOutput.inFile('overlay (test)', handle, 0);
+    const f = await out.createFile('/a', { size: 10 });
+    await f.write(Buffer.alloc(2), 4);
+    await assert.rejects(f.write(Buffer.alloc(2), 0), /a: positions only increase \(byte 0 after 6\)/);
+    await assert.rejects(f.write(Buffer.alloc(5), 6), /a: more than the 10 bytes announced/);
+    await assert.rejects(f.commit(), /a: 6 bytes written, 10 announced/);
+    await f.abort();
+    await assert.rejects(out.close(), 'an abandoned region breaks the tar');
+    await assert.rejects(out.createFile('/b', { size: 1 }));
+  });
+
+  test('openOverlay: a build that fails mid-way (a region abandoned) leaves neither the overlay nor a temporary file', async (t) => {
+    const dir = await tempDir(t);
+    const target = join(dir, 'overlay.tar');
+    const overlay = await openOverlay(target, 0);
+    await overlay.output.writeFile('/etc/x', 'x');
+    const f = await overlay.output.createFile('/var/tmp/kiwi_containers/a', { size: 4096 });
+    await f.write(Buffer.alloc(1024, 1), 0);
+    assert.equal((await readdir(dir)).length, 1, 'a temporary file while the build runs');
+    await f.abort();
+    await assert.rejects(overlay.output.close());
+    await overlay.abort();
+    assert.deepEqual(await readdir(dir), []);
+  });
+
+  test('openOverlay: committed, the file is the tar; an empty large file is fine', async (t) => {
+    const dir = await tempDir(t);
+    const target = join(dir, 'overlay.tar');
+    const overlay = await openOverlay(target, MTIME);
+    const empty = await overlay.output.createFile('/var/tmp/kiwi_containers/empty', { size: 0 });
+    await empty.commit();
+    const full = await overlay.output.createFile('/var/tmp/kiwi_containers/full', { size: 4 });
+    await full.write(Buffer.from('full'), 0);
+    await full.commit();
+    await overlay.output.close();
+    await overlay.commit();
+    assert.deepEqual(await readdir(dir), ['overlay.tar']);
+    const got = await entries(await readFile(target));
+    assert.deepEqual(got.filter((e) => e.type === 'file').map((e) => [e.name, e.body.toString()]), [
+      ['var/tmp/kiwi_containers/empty', ''],
+      ['var/tmp/kiwi_containers/full', 'full'],
+    ]);
   });
 });
