@@ -32,7 +32,7 @@ interface Point {
 }
 
 function images(label: string, bytes: number, n: number): BenchImage[] {
-  const tag = label.replace(/\W/g, '');
+  const tag = label.replace(/\W/g, '').toLowerCase();
   return Array.from({ length: n }, (_, i) => ({ name: `scale-${tag}-${i}`, spec: { seed: `scale-${tag}-${i}`, platforms: amd64, layers: [{ size: Math.round(bytes) }] } }));
 }
 
@@ -111,7 +111,9 @@ export async function benchScale(args: string[]): Promise<void> {
       await pushAll(all, registry);
       for (const n of counts) {
         const m = await measure(env, registry, all.slice(0, n), runs);
-        points.push({ size: size.label, n, skopeo: seconds(m.skopeo), cold: seconds(m.cold), warm: seconds(m.warm) });
+        const p = { size: size.label, n, skopeo: seconds(m.skopeo), cold: seconds(m.cold), warm: seconds(m.warm) };
+        points.push(p);
+        console.log(`  ${p.size} × ${n}: skopeo ${p.skopeo.toFixed(2)} s, cold ${p.cold.toFixed(2)} s, warm ${p.warm.toFixed(2)} s`);
       }
     }
     printPoints(points, runs);
