@@ -39,7 +39,7 @@ export function registriesConfFrom(values: Record<string, unknown>, env: NodeJS.
   return loadRegistriesConf({ file: values['registries-conf'] as string | undefined, env });
 }
 
-/** The help lines of REGISTRY_OPTIONS that pull and push show as they are. */
+/** The help lines of REGISTRY_OPTIONS without --container-dir and --offline: build, pull and push show them as they are. */
 export const REGISTRY_HELP = `  --authfile FILE      registry credentials (containers-auth.json); default lookup as podman
   --tls-verify=false   allow plain http and unverified https (local registries only)
   --cert-dir DIR       trust DIR/*.crt as CAs (in addition to /etc/containers/certs.d/HOST/)

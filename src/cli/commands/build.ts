@@ -13,8 +13,7 @@ import { containerDirFor } from '../../source/candidates.js';
 import { loadDescription } from '../../description/load.js';
 import { DescriptionInvalidError, UsageError } from '../../errors.js';
 import { makePlan } from '../../plan/plan.js';
-import { DEFAULT_RETRY } from '../../registry/retry.js';
-import { positiveInt, REGISTRY_OPTIONS, registriesConfFrom, registryOptionsFrom } from '../registry-options.js';
+import { positiveInt, REGISTRY_HELP, REGISTRY_OPTIONS, registriesConfFrom, registryOptionsFrom } from '../registry-options.js';
 import { parseCommand, SELECTION_OPTIONS, selectionFrom } from '../args.js';
 import { SOURCE_OPTIONS, sourceChoicesFrom } from '../source-options.js';
 import { POLICY_HELP, POLICY_OPTIONS, trustFrom } from '../trust-options.js';
@@ -52,15 +51,7 @@ into their backend on first boot (kiwi_containers.service).
                        DIR/<reference>/ (OBS _obsrepositories layout); on an OBS worker
                        (/.buildenv) the default is /usr/src/packages/SOURCES/containers/_obsrepositories
   --offline            never use the network; a missing pre-fetched image is an error
-  --authfile FILE      registry credentials (containers-auth.json); default lookup as podman
-  --tls-verify=false   allow plain http and unverified https (local registries only)
-  --cert-dir DIR       trust DIR/*.crt as CAs (in addition to /etc/containers/certs.d/HOST/)
-  --retries N          attempts per registry request (default ${DEFAULT_RETRY.attempts})
-  --timeout SECONDS    give up on a connection that sends nothing for this long (default 60)
-  --registries-conf FILE
-                       registries.conf to use (default $CONTAINERS_REGISTRIES_CONF, else
-                       ~/.config/containers/registries.conf, else /etc/containers/registries.conf;
-                       plus the registries.conf.d drop-ins): mirrors, rewrites, insecure, blocked
+${REGISTRY_HELP}
 ${POLICY_HELP}
   --templates DIR      unit templates to use instead of the shipped ones (see README)
   --cache-dir DIR      blob cache (default $XDG_CACHE_HOME/imgdesc or ~/.cache/imgdesc)
