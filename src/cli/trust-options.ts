@@ -10,7 +10,7 @@ import { UsageError } from '../errors.js';
 import { loadPolicyFile, type Policy } from '../policy/policy.js';
 import type { TrustConfig } from '../signatures/verify.js';
 import { loadRegistriesD } from '../signatures/registries-d.js';
-import { readTextFile } from '../util/text-file.js';
+import { somethingAt } from '../util/text-file.js';
 
 export const POLICY_OPTIONS = {
   policy: { type: 'string' },
@@ -24,16 +24,11 @@ export const POLICY_HELP = `  --policy FILE        signature policy (default ~/.
   --registries.d DIR   where signatures are kept (default ~/.config/containers/registries.d
                        if it exists, else /etc/containers/registries.d)`;
 
-
 /** The policy file to read: --policy, else the user's, else the system's; null when none exists. */
 async function policyPath(given: string | undefined, env: NodeJS.ProcessEnv): Promise<string | null> {
   if (given !== undefined) return given;
   const user = join(env.HOME || homedir(), '.config/containers/policy.json');
-  for (const file of [user, '/etc/containers/policy.json']) {
-    const read = await readTextFile(file, 1);
-    // Too big for one byte is fine: it exists. Only "nothing there" moves on.
-    if (read.ok || !read.absent) return file;
-  }
+  for (const file of [user, '/etc/containers/policy.json']) if (await somethingAt(file)) return file;
   return null;
 }
 

@@ -140,7 +140,7 @@ async function pullWith(opts: PullOptions): Promise<PullResult> {
   try {
     const chosen = await chooseManifest(source, opts);
     // The policy decides on the top-level manifest, before the disk's blob is asked for.
-    const target = { identity: opts.ref.image, digest: chosen.index ?? chosen.manifestDigest, served: source.served, transport: opts.ref.source.transport };
+    const target = { identity: opts.ref.image, digest: chosen.index ?? chosen.manifestDigest, served: source.served };
     const accepted = await verifyImage(opts.trust, target, opts.signal);
     const pick = chooseLayer(chosen.manifest, chosen.disktype !== null, opts.want.file, reference);
     const output = await DiskOutput.prepare(opts.output);

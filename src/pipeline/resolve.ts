@@ -15,7 +15,6 @@ export interface OpenedSource {
   /** Which source serves the image, for the report: "registry HOST", "oci-archive FILE". */
   readonly origin: string;
   readonly platform: Platform;
-  readonly transport: string;
 }
 
 export interface Resolved extends OpenedSource {
@@ -29,7 +28,7 @@ export interface Resolved extends OpenedSource {
 /** Picks the first candidate source that has the image, and opens it. */
 export async function openSource(p: Pinned, registries: RegistryResolver, opts: CandidateOptions): Promise<OpenedSource> {
   const chosen = await sourceFor(p.container.ref, p.fetchRef, opts);
-  return { source: chosen.open({ image: p.container.ref, registries }), origin: chosen.origin, platform: parsePlatform(p.container.platform), transport: chosen.transport };
+  return { source: chosen.open({ image: p.container.ref, registries }), origin: chosen.origin, platform: parsePlatform(p.container.platform) };
 }
 
 /** Resolves an opened source and checks it against the pin and the policy; closes it when that fails. */
@@ -39,7 +38,7 @@ export async function resolveOpened(p: Pinned, opened: OpenedSource, signal: Abo
     const image = await resolveImage(source, { reference: p.container.reference, platform: opened.platform, signal });
     const origin = source.served?.label ?? opened.origin;
     checkPin(p, image.manifest.digest, origin);
-    const target = { identity: p.fetchRef, digest: image.indexDigest ?? image.manifest.digest, served: source.served, transport: opened.transport };
+    const target = { identity: p.fetchRef, digest: image.indexDigest ?? image.manifest.digest, served: source.served };
     const accepted = await verifyImage(trust, target, signal);
     return { ...opened, origin, image, accepted, notes: [...(source.notes ?? [])] };
   } catch (err) {

@@ -11,7 +11,7 @@ import { parse as parseToml } from 'smol-toml';
 import { ConfigFileError } from '../errors.js';
 import { Reference } from '../oci/reference.js';
 import { errnoCode, errnoText } from '../util/errno.js';
-import { readTextFile } from '../util/text-file.js';
+import { readTextFile, somethingAt } from '../util/text-file.js';
 
 export type PullFromMirror = 'all' | 'digest-only' | 'tag-only';
 
@@ -80,13 +80,8 @@ export async function confPaths(loc: ConfLocation): Promise<{ main: string; main
   const userDir = join(home, '.config/containers/registries.conf.d');
   const given = loc.file ?? (env.CONTAINERS_REGISTRIES_CONF || undefined);
   if (given !== undefined) return { main: given, mainGiven: true, dropInDirs: [join(system, 'registries.conf.d'), userDir] };
-  if (await exists(userMain)) return { main: userMain, mainGiven: false, dropInDirs: [userDir] };
+  if (await somethingAt(userMain)) return { main: userMain, mainGiven: false, dropInDirs: [userDir] };
   return { main: join(system, 'registries.conf'), mainGiven: false, dropInDirs: [join(system, 'registries.conf.d'), userDir] };
-}
-
-async function exists(file: string): Promise<boolean> {
-  const read = await readTextFile(file, MAX_CONF_BYTES);
-  return read.ok || !read.absent;
 }
 
 /** Reads and merges every registries.conf file that applies. */

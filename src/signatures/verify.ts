@@ -32,8 +32,6 @@ export interface VerifyTarget {
   readonly digest: string;
   /** The registry endpoint that served it; undefined for a local source. */
   readonly served: Endpoint | undefined;
-  /** The source's transport ("docker", "oci-archive", …). */
-  readonly transport: string;
 }
 
 export async function verifyImage(trust: TrustConfig | undefined, target: VerifyTarget, signal: AbortSignal): Promise<Verdict> {

@@ -35,9 +35,7 @@ export function registryFailure(err: unknown, display: string, registry: string,
 export class RegistrySource implements ImageSource {
   readonly description: string;
   private readonly display: string;
-  /** The endpoint that served the manifest; blobs come from it too. */
-  private serving: Endpoint;
-  /** Set once a manifest was served. */
+  /** The endpoint that served the manifest, once one did; blobs come from it too. */
   served: Endpoint | undefined;
 
   constructor(
@@ -47,9 +45,13 @@ export class RegistrySource implements ImageSource {
     display: Reference = ref,
   ) {
     if (endpoints.length === 0) throw new Error(`no registry endpoint for ${ref}`);
-    this.serving = endpoints[0]!;
     this.display = display.toString();
     this.description = `registry ${ref.registry}`;
+  }
+
+  /** Where blobs and manifests by digest are asked for: the endpoint that served, else the first. */
+  private get serving(): Endpoint {
+    return this.served ?? this.endpoints[0]!;
   }
 
   private fail(err: unknown, what: string): never {
@@ -64,7 +66,6 @@ export class RegistrySource implements ImageSource {
     for (const endpoint of this.endpoints) {
       try {
         const manifest = await endpoint.reader.manifest(this.ref.selector, signal, endpoint.mirror);
-        this.serving = endpoint;
         this.served = endpoint;
         return manifest;
       } catch (err) {

@@ -5,7 +5,7 @@
 // reason into their own error, naming the file.
 
 import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { errnoCode, errnoText } from './errno.js';
 
 export type TextFileResult =
@@ -14,6 +14,20 @@ export type TextFileResult =
   | { readonly ok: false; readonly absent: boolean; readonly reason: string; readonly cause?: unknown };
 
 const fail = (reason: string, cause?: unknown, absent = false): TextFileResult => ({ ok: false, absent, reason, cause });
+
+/**
+ * false only when nothing is at the path (ENOENT), as readTextFile reports
+ * `absent`: for choosing between candidate files without reading them; what
+ * is there, readable or not, is for the reader to judge.
+ */
+export async function somethingAt(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (err) {
+    return errnoCode(err) !== 'ENOENT';
+  }
+}
 
 /**
  * Reads `file` as UTF-8 text of at most `maxBytes` bytes (a leading BOM is
