@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { runCli } from '../helpers/cli.js';
 import { description } from '../helpers/descriptions.js';
 import { privatePodman, type PrivatePodman } from '../helpers/local-stores.js';
-import { boot, shutdownBooted, testRootCache } from '../helpers/nspawn.js';
+import { boot, bootableDir, testRootCache } from '../helpers/nspawn.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { pushNewImage } from '../helpers/test-images.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -75,12 +75,7 @@ describe('an overlay ADDed in a Containerfile, booted', { timeout: 900_000 }, ()
     t.after(() => podman.podman('rm', '--force', id).catch(() => undefined));
     const exported = join(context, 'export.tar');
     await podman.podman('export', '--output', exported, id);
-    const top = await mkdtemp(join('/tmp', 'imgdesc-e2e-containerfile-'));
-    // After the booted container is stopped (cleanups run in the order registered).
-    t.after(async () => {
-      await shutdownBooted();
-      await rm(top, { recursive: true, force: true });
-    });
+    const top = await bootableDir(t, 'imgdesc-e2e-containerfile-');
     const root = join(top, 'root');
     await mkdir(root);
     await exec('tar', ['-x', '--numeric-owner', '-p', '-f', exported, '-C', root]);

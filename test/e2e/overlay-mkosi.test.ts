@@ -29,7 +29,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { REPO, runCli } from '../helpers/cli.js';
 import { description } from '../helpers/descriptions.js';
-import { boot, shutdownBooted } from '../helpers/nspawn.js';
+import { boot, bootableDir } from '../helpers/nspawn.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { pushNewImage } from '../helpers/test-images.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -153,12 +153,7 @@ describe('an overlay as an mkosi extra tree', { timeout: 1_800_000 }, () => {
     const { overlay, root } = await overlayAndRoot(t);
     const mirror = execFileSync('bash', [MAKE_TEST_ROOT, '--mirror'], { encoding: 'utf8' }).trim();
     await mkdir(PACKAGE_CACHE, { recursive: true });
-    const top = await mkdtemp(join('/tmp', 'imgdesc-e2e-mkosi-'));
-    // After the booted container is stopped (cleanups run in the order registered).
-    t.after(async () => {
-      await shutdownBooted();
-      await rm(top, { recursive: true, force: true });
-    });
+    const top = await bootableDir(t, 'imgdesc-e2e-mkosi-');
     const work = join(top, 'work');
     await mkdir(work);
     const image = join(top, 'image');

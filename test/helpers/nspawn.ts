@@ -3,7 +3,7 @@
 // the cache, so the cache itself is never changed.
 
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -74,6 +74,20 @@ const running = new Set<Booted>();
 /** Stops every container this process booted and has not stopped yet. */
 export async function shutdownBooted(): Promise<void> {
   await Promise.all([...running].map((vm) => vm.shutdown()));
+}
+
+/**
+ * A new directory under /tmp to hold a root that will be booted; removed
+ * when the test ends, after the containers booted from it are stopped
+ * (a test's cleanups run in the order registered, the boot's comes later).
+ */
+export async function bootableDir(t: { after(fn: () => unknown): void }, prefix: string): Promise<string> {
+  const dir = await mkdtemp(join('/tmp', prefix));
+  t.after(async () => {
+    await shutdownBooted();
+    await rm(dir, { recursive: true, force: true });
+  });
+  return dir;
 }
 
 export async function boot(root: string, timeoutMs = 90_000): Promise<Booted> {
