@@ -10,23 +10,12 @@ import { runCli } from '../helpers/cli.js';
 import { description } from '../helpers/descriptions.js';
 import { boot, overlayRoot, testRootCache, type OverlayRoot } from '../helpers/nspawn.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { pushNewImage } from '../helpers/test-images.js';
+import { applianceContainers, assertApplianceLoaded, lines, pushApplianceImages } from '../helpers/appliance.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const ARCHIVES = 'var/tmp/kiwi_containers';
 
-// Images come from the real test registry: a multi-arch OCI index, a Docker
-// schema 2 image, and a configuration bundle that is only placed.
-const descriptionFor = (host: string) =>
-  description(`
-<containers source="${host}/imgdesc" backend="podman">
-  <container name="hello" tag="1.0"/>
-  <container name="toolbox" tag="1.0"/>
-  <container name="hello" tag="1.0-config" fetch_only="true"/>
-</containers>
-<containers source="${host}/imgdesc" backend="docker">
-  <container name="hello" tag="1.0"/>
-</containers>`);
+const descriptionFor = (host: string) => description(applianceContainers(host));
 
 // An author's own service, KIWI-style: it must see every image when it starts.
 const USER_SERVICE = `[Unit]
@@ -48,12 +37,8 @@ let ref: (nameTag: string) => string;
 before(async () => {
   base = testRootCache();
   registry = await startRegistry('plain');
-  ref = (nameTag) => `${registry.host}/imgdesc/${nameTag}`;
   images = await mkdtemp(join(tmpdir(), 'imgdesc-e2e-images-'));
-  const amd64 = { architecture: 'amd64' };
-  await pushNewImage(images, registry, 'imgdesc/hello', '1.0', { seed: 'hello', platforms: [amd64, { architecture: 'arm64', variant: 'v8' }], layers: [{ size: 64 * 1024, shared: 'base' }, { size: 4096 }] });
-  await pushNewImage(images, registry, 'imgdesc/toolbox', '1.0', { seed: 'toolbox', platforms: [amd64], layers: [{ size: 64 * 1024, shared: 'base' }, { size: 8192 }] }, 'v2s2');
-  await pushNewImage(images, registry, 'imgdesc/hello', '1.0-config', { seed: 'config', platforms: [amd64] });
+  ref = await pushApplianceImages(images, registry);
 });
 after(async () => {
   await registry?.stop();
@@ -75,7 +60,6 @@ async function preparedRoot(t: { after(fn: () => unknown): void }): Promise<Over
   return root;
 }
 
-const lines = (s: string) => s.split('\n').map((l) => l.trim()).filter(Boolean).sort();
 
 describe('first boot under systemd', { timeout: 600_000 }, () => {
   test('podman and docker images are loaded under their full reference; archives removed; fetch_only kept', async (t) => {
@@ -84,14 +68,7 @@ describe('first boot under systemd', { timeout: 600_000 }, () => {
     assert.equal(before.length, 4);
     const vm = await boot(root.dir);
     t.after(() => vm.shutdown());
-    const agg = await vm.exec(['systemctl', 'show', '-p', 'ActiveState,Result', 'kiwi_containers.service']);
-    assert.match(agg.stdout, /ActiveState=active/);
-    const podman = await vm.exec(['podman', 'images', '--format', '{{.Repository}}:{{.Tag}}']);
-    assert.deepEqual(lines(podman.stdout), [ref('hello:1.0'), ref('toolbox:1.0')]);
-    const docker = await vm.exec(['docker', 'images', '--format', '{{.Repository}}:{{.Tag}}']);
-    assert.deepEqual(lines(docker.stdout), [ref('hello:1.0')], docker.stderr);
-    // Only the fetch_only archive is left.
-    assert.deepEqual(await readdir(join(root.dir, ARCHIVES)), ['hello_1.0-config']);
+    await assertApplianceLoaded(vm, root.dir, ref);
     // The author's service ran after all loads.
     const seen = await vm.exec(['cat', '/var/log/podman-at-start', '/var/log/docker-at-start']);
     assert.deepEqual(lines(seen.stdout), [ref('hello:1.0'), ref('hello:1.0'), ref('toolbox:1.0')]);

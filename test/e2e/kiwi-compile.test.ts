@@ -20,7 +20,7 @@ import { after, before, describe, test } from 'node:test';
 import { REPO, runCli } from '../helpers/cli.js';
 import { boot } from '../helpers/nspawn.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { pushNewImage } from '../helpers/test-images.js';
+import { applianceContainers, assertApplianceLoaded, lines, pushApplianceImages } from '../helpers/appliance.js';
 
 const run = promisify(execFile);
 const ARCHIVES = 'var/tmp/kiwi_containers';
@@ -47,14 +47,7 @@ const descriptionFor = (host: string, mirror: string) => `<?xml version="1.0" en
     <repository type="apt-deb" alias="bookworm" distribution="bookworm" components="main" repository_gpgcheck="true">
         <source path="${mirror}"/>
     </repository>
-    <containers source="${host}/imgdesc" backend="podman">
-        <container name="hello" tag="1.0"/>
-        <container name="toolbox" tag="1.0"/>
-        <container name="hello" tag="1.0-config" fetch_only="true"/>
-    </containers>
-    <containers source="${host}/imgdesc" backend="docker">
-        <container name="hello" tag="1.0"/>
-    </containers>
+${applianceContainers(host)}
     <packages type="image">
         <package name="systemd"/>
         <package name="systemd-sysv"/>
@@ -93,12 +86,8 @@ before(async () => {
   });
   work = await mkdtemp(join(tmpdir(), 'imgdesc-kiwi-'));
   registry = await startRegistry('plain');
-  ref = (nameTag) => `${registry.host}/imgdesc/${nameTag}`;
   const images = join(work, 'images');
-  const amd64 = { architecture: 'amd64' };
-  await pushNewImage(images, registry, 'imgdesc/hello', '1.0', { seed: 'hello', platforms: [amd64, { architecture: 'arm64', variant: 'v8' }], layers: [{ size: 64 * 1024, shared: 'base' }, { size: 4096 }] });
-  await pushNewImage(images, registry, 'imgdesc/toolbox', '1.0', { seed: 'toolbox', platforms: [amd64], layers: [{ size: 64 * 1024, shared: 'base' }, { size: 8192 }] }, 'v2s2');
-  await pushNewImage(images, registry, 'imgdesc/hello', '1.0-config', { seed: 'config', platforms: [amd64] });
+  ref = await pushApplianceImages(images, registry);
 });
 
 after(async () => {
@@ -157,7 +146,6 @@ async function kiwiBuild(descriptionDir: string, target: string): Promise<string
   return join(target, tarball);
 }
 
-const lines = (s: string) => s.split('\n').map((l) => l.trim()).filter(Boolean).sort();
 
 describe('a compiled description built by KIWI 9', { timeout: 1_200_000 }, () => {
   test('KIWI refuses the original, builds the compiled one, and its first boot loads every image', async (t) => {
@@ -198,13 +186,6 @@ describe('a compiled description built by KIWI 9', { timeout: 1_200_000 }, () =>
     execFileSync('bash', [TEST_ROOT_SCRIPT, '--configure', root]);
     const vm = await boot(root);
     t.after(() => vm.shutdown());
-    const agg = await vm.exec(['systemctl', 'show', '-p', 'ActiveState,Result', 'kiwi_containers.service']);
-    assert.match(agg.stdout, /ActiveState=active/, vm.console());
-    const podman = await vm.exec(['podman', 'images', '--format', '{{.Repository}}:{{.Tag}}']);
-    assert.deepEqual(lines(podman.stdout), [ref('hello:1.0'), ref('toolbox:1.0')], podman.stderr);
-    const docker = await vm.exec(['docker', 'images', '--format', '{{.Repository}}:{{.Tag}}']);
-    assert.deepEqual(lines(docker.stdout), [ref('hello:1.0')], docker.stderr);
-    // Loaded archives are deleted; the fetch_only one stays.
-    assert.deepEqual(await readdir(join(root, ARCHIVES)), ['hello_1.0-config']);
+    await assertApplianceLoaded(vm, root, ref);
   });
 });

@@ -15,7 +15,7 @@ import { description } from '../helpers/descriptions.js';
 import { privatePodman, type PrivatePodman } from '../helpers/local-stores.js';
 import { boot, bootableDir, testRootCache } from '../helpers/nspawn.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { pushNewImage } from '../helpers/test-images.js';
+import { applianceContainers, assertApplianceLoaded, pushApplianceImages } from '../helpers/appliance.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const exec = promisify(execFile);
@@ -23,16 +23,7 @@ const ARCHIVES = 'var/tmp/kiwi_containers';
 const BASE = 'localhost/debian-test-root:1';
 const BUILT = 'localhost/imgdesc-overlay-appliance:1';
 
-const descriptionFor = (host: string) =>
-  description(`
-<containers source="${host}/imgdesc" backend="podman">
-  <container name="hello" tag="1.0"/>
-  <container name="toolbox" tag="1.0"/>
-  <container name="hello" tag="1.0-config" fetch_only="true"/>
-</containers>
-<containers source="${host}/imgdesc" backend="docker">
-  <container name="hello" tag="1.0"/>
-</containers>`);
+const descriptionFor = (host: string) => description(applianceContainers(host));
 
 let registry: TestRegistry;
 let podman: PrivatePodman;
@@ -41,12 +32,8 @@ let ref: (nameTag: string) => string;
 before(async () => {
   const base = testRootCache();
   registry = await startRegistry('plain');
-  ref = (nameTag) => `${registry.host}/imgdesc/${nameTag}`;
   images = await mkdtemp(join(tmpdir(), 'imgdesc-e2e-images-'));
-  const amd64 = { architecture: 'amd64' };
-  await pushNewImage(images, registry, 'imgdesc/hello', '1.0', { seed: 'hello', platforms: [amd64, { architecture: 'arm64', variant: 'v8' }], layers: [{ size: 64 * 1024, shared: 'base' }, { size: 4096 }] });
-  await pushNewImage(images, registry, 'imgdesc/toolbox', '1.0', { seed: 'toolbox', platforms: [amd64], layers: [{ size: 64 * 1024, shared: 'base' }, { size: 8192 }] }, 'v2s2');
-  await pushNewImage(images, registry, 'imgdesc/hello', '1.0-config', { seed: 'config', platforms: [amd64] });
+  ref = await pushApplianceImages(images, registry);
   // The base image: the cached test root as one layer, in a store of this test's own.
   podman = await privatePodman();
   await exec('bash', ['-o', 'pipefail', '-c', 'tar -C "$1" -c . | podman import - "$2"', 'import', base, BASE], { env: podman.env, maxBuffer: 16 * 1024 * 1024 });
@@ -57,7 +44,6 @@ after(async () => {
   if (images) await rm(images, { recursive: true, force: true });
 });
 
-const lines = (s: string) => s.split('\n').map((l) => l.trim()).filter(Boolean).sort();
 
 describe('an overlay ADDed in a Containerfile, booted', { timeout: 900_000 }, () => {
   test('podman build FROM the test root + ADD overlay.tar /; exported and booted: podman and docker images loaded under their full references', async (t) => {
@@ -91,13 +77,6 @@ describe('an overlay ADDed in a Containerfile, booted', { timeout: 900_000 }, ()
 
     const vm = await boot(root);
     t.after(() => vm.shutdown());
-    const agg = await vm.exec(['systemctl', 'show', '-p', 'ActiveState,Result', 'kiwi_containers.service']);
-    assert.match(agg.stdout, /ActiveState=active/, vm.console());
-    const podmanImages = await vm.exec(['podman', 'images', '--format', '{{.Repository}}:{{.Tag}}']);
-    assert.deepEqual(lines(podmanImages.stdout), [ref('hello:1.0'), ref('toolbox:1.0')], podmanImages.stderr);
-    const dockerImages = await vm.exec(['docker', 'images', '--format', '{{.Repository}}:{{.Tag}}']);
-    assert.deepEqual(lines(dockerImages.stdout), [ref('hello:1.0')], dockerImages.stderr);
-    // Loaded archives are removed; the fetch_only one stays.
-    assert.deepEqual(await readdir(join(root, ARCHIVES)), ['hello_1.0-config']);
+    await assertApplianceLoaded(vm, root, ref);
   });
 });

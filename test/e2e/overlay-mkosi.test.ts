@@ -31,11 +31,10 @@ import { REPO, runCli } from '../helpers/cli.js';
 import { description } from '../helpers/descriptions.js';
 import { boot, bootableDir } from '../helpers/nspawn.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { pushNewImage } from '../helpers/test-images.js';
+import { applianceContainers, assertApplianceLoaded, pushApplianceImages } from '../helpers/appliance.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const exec = promisify(execFile);
-const ARCHIVES = 'var/tmp/kiwi_containers';
 const MAKE_TEST_ROOT = join(REPO, 'scripts/make-test-root.sh');
 const PACKAGE_CACHE = join(process.env.IMGDESC_TEST_ROOT_CACHE || '/var/cache/imgdesc-test', 'mkosi-packages');
 // The test root's packages (scripts/make-test-root.sh): systemd, podman and docker.
@@ -44,17 +43,7 @@ const PACKAGES = 'systemd,systemd-sysv,dbus,podman,netavark,aardvark-dns,crun,co
 const PYTHON = '/usr/bin/python3';
 const LONG = `long-${'x'.repeat(70)}`;
 
-const descriptionFor = (host: string) =>
-  description(`
-<containers source="${host}/imgdesc" backend="podman">
-  <container name="hello" tag="1.0"/>
-  <container name="toolbox" tag="1.0"/>
-  <container name="${LONG}" tag="1.0"/>
-  <container name="hello" tag="1.0-config" fetch_only="true"/>
-</containers>
-<containers source="${host}/imgdesc" backend="docker">
-  <container name="hello" tag="1.0"/>
-</containers>`);
+const descriptionFor = (host: string) => description(applianceContainers(host, [LONG]));
 
 /** Every entry below dir: "dir MODE", "file MODE SHA256" or "link -> TARGET", by relative path. */
 async function tree(dir: string, only?: (rel: string) => boolean): Promise<Record<string, string>> {
@@ -94,13 +83,8 @@ before(async () => {
     throw new Error('mkosi is not installed; run scripts/install-test-deps.sh');
   }
   registry = await startRegistry('plain');
-  ref = (nameTag) => `${registry.host}/imgdesc/${nameTag}`;
   images = await mkdtemp(join(tmpdir(), 'imgdesc-e2e-images-'));
-  const amd64 = { architecture: 'amd64' };
-  await pushNewImage(images, registry, 'imgdesc/hello', '1.0', { seed: 'hello', platforms: [amd64, { architecture: 'arm64', variant: 'v8' }], layers: [{ size: 64 * 1024, shared: 'base' }, { size: 4096 }] });
-  await pushNewImage(images, registry, 'imgdesc/toolbox', '1.0', { seed: 'toolbox', platforms: [amd64], layers: [{ size: 64 * 1024, shared: 'base' }, { size: 8192 }] }, 'v2s2');
-  await pushNewImage(images, registry, `imgdesc/${LONG}`, '1.0', { seed: 'long', platforms: [amd64], layers: [{ size: 64 * 1024, shared: 'base' }] });
-  await pushNewImage(images, registry, 'imgdesc/hello', '1.0-config', { seed: 'config', platforms: [amd64] });
+  ref = await pushApplianceImages(images, registry, [LONG]);
 });
 after(async () => {
   await registry?.stop();
@@ -188,13 +172,6 @@ describe('an overlay as an mkosi extra tree', { timeout: 1_800_000 }, () => {
     execFileSync('bash', [MAKE_TEST_ROOT, '--configure', image]);
     const vm = await boot(image);
     t.after(() => vm.shutdown());
-    const agg = await vm.exec(['systemctl', 'show', '-p', 'ActiveState,Result', 'kiwi_containers.service']);
-    assert.match(agg.stdout, /ActiveState=active/, vm.console());
-    const lines = (s: string) => s.split('\n').map((l) => l.trim()).filter(Boolean).sort();
-    const podman = await vm.exec(['podman', 'images', '--format', '{{.Repository}}:{{.Tag}}']);
-    assert.deepEqual(lines(podman.stdout), [ref(`${LONG}:1.0`), ref('hello:1.0'), ref('toolbox:1.0')].sort(), podman.stderr);
-    const docker = await vm.exec(['docker', 'images', '--format', '{{.Repository}}:{{.Tag}}']);
-    assert.deepEqual(lines(docker.stdout), [ref('hello:1.0')], docker.stderr);
-    assert.deepEqual(await readdir(join(image, ARCHIVES)), ['hello_1.0-config']);
+    await assertApplianceLoaded(vm, image, ref, [LONG]);
   });
 });
