@@ -21,8 +21,7 @@
 // every step fails with "Failed to open system bus".
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -32,7 +31,7 @@ import { description } from '../helpers/descriptions.js';
 import { boot, bootableDir } from '../helpers/nspawn.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { applianceContainers, assertApplianceLoaded, pushApplianceImages } from '../helpers/appliance.js';
-import { tempDir } from '../helpers/tmp.js';
+import { tempDir, tree } from '../helpers/tmp.js';
 
 const exec = promisify(execFile);
 const MAKE_TEST_ROOT = join(REPO, 'scripts/make-test-root.sh');
@@ -44,28 +43,6 @@ const PYTHON = '/usr/bin/python3';
 const LONG = `long-${'x'.repeat(70)}`;
 
 const descriptionFor = (host: string) => description(applianceContainers(host, [LONG]));
-
-/** Every entry below dir: "dir MODE", "file MODE SHA256" or "link -> TARGET", by relative path. */
-async function tree(dir: string, only?: (rel: string) => boolean): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  const walk = async (p: string, rel: string): Promise<void> => {
-    for (const name of (await readdir(p)).sort()) {
-      const full = join(p, name);
-      const r = rel ? `${rel}/${name}` : name;
-      const s = await lstat(full);
-      const mode = (s.mode & 0o7777).toString(8).padStart(4, '0');
-      const keep = !only || only(r);
-      if (s.isSymbolicLink()) {
-        if (keep) out[r] = `link -> ${await readlink(full)}`;
-      } else if (s.isDirectory()) {
-        if (keep) out[r] = `dir ${mode}`;
-        await walk(full, r);
-      } else if (keep) out[r] = `file ${mode} ${createHash('sha256').update(await readFile(full)).digest('hex')}`;
-    }
-  };
-  await walk(dir, '');
-  return out;
-}
 
 /** The entry names of a tar, without the trailing "/" of directories. */
 function tarNames(tarFile: string): Set<string> {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cp, lstat, mkdir, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { indexTar } from '../../src/oci/tar-index.js';
@@ -14,7 +14,7 @@ import { REPO, runCli } from '../helpers/cli.js';
 import { description } from '../helpers/descriptions.js';
 import { proxiedRegistry } from '../helpers/proxied-registry.js';
 import { pushNewImage, type BuiltImage } from '../helpers/test-images.js';
-import { listFiles, tempDir } from '../helpers/tmp.js';
+import { listFiles, tempDir, tree } from '../helpers/tmp.js';
 
 type Ctx = Parameters<typeof tempDir>[0];
 
@@ -59,26 +59,6 @@ async function withEpoch<T>(epoch: number | undefined, fn: () => Promise<T>): Pr
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const shaOf = async (file: string) => sha(await readFile(file));
-
-/** Every entry below dir: "dir MODE", "file MODE SHA256" or "link -> TARGET", by relative path. */
-async function tree(dir: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  const walk = async (p: string, rel: string): Promise<void> => {
-    for (const name of (await readdir(p)).sort()) {
-      const full = join(p, name);
-      const r = rel ? `${rel}/${name}` : name;
-      const s = await lstat(full);
-      const mode = (s.mode & 0o7777).toString(8).padStart(4, '0');
-      if (s.isSymbolicLink()) out[r] = `link -> ${await readlink(full)}`;
-      else if (s.isDirectory()) {
-        out[r] = `dir ${mode}`;
-        await walk(full, r);
-      } else out[r] = `file ${mode} ${await shaOf(full)}`;
-    }
-  };
-  await walk(dir, '');
-  return out;
-}
 
 /** The overlay unpacked with GNU tar into a fresh directory. */
 async function unpacked(t: Ctx, overlay: string): Promise<string> {
