@@ -57,6 +57,20 @@ async function writeArchive(target: string, put: (d: OciArchiveDestination, l: (
   }
 }
 
+/** The test layers as files in `dir`, and two file threads to copy them (stopped when the test ends). */
+async function layerFiles(t: { after(fn: () => unknown): void }, dir: string): Promise<{ files: string[]; workers: FileWorkers }> {
+  const files = await Promise.all(
+    layers.map(async (l, i) => {
+      const f = join(dir, `layer-${i}`);
+      await writeFile(f, l.bytes);
+      return f;
+    }),
+  );
+  const workers = new FileWorkers(2);
+  t.after(() => workers.close());
+  return { files, workers };
+}
+
 describe('OciArchiveDestination', () => {
   test('sizeOf gives the exact size of the archive the same contents make, long (pax) names and empty blobs included', async (t) => {
     const dir = await tempDir(t);
@@ -71,15 +85,7 @@ describe('OciArchiveDestination', () => {
 
   test('files copied in by worker threads give the same bytes as the same blobs streamed in', async (t) => {
     const dir = await tempDir(t);
-    const files = await Promise.all(
-      layers.map(async (l, i) => {
-        const f = join(dir, `layer-${i}`);
-        await writeFile(f, l.bytes);
-        return f;
-      }),
-    );
-    const workers = new FileWorkers(2);
-    t.after(() => workers.close());
+    const { files, workers } = await layerFiles(t, dir);
     const streamed = join(dir, 'streamed.tar');
     const copied = join(dir, 'copied.tar');
     await writeArchive(streamed, (d, l) => d.putBlob(l.desc, Readable.from([l.bytes]), new AbortController().signal));
@@ -121,15 +127,7 @@ describe('OciArchiveDestination', () => {
 
   test('archives in an overlay file written in place, files copied in by threads at their offsets: the same bytes as the overlay streamed', async (t) => {
     const dir = await tempDir(t);
-    const files = await Promise.all(
-      layers.map(async (l, i) => {
-        const f = join(dir, `layer-${i}`);
-        await writeFile(f, l.bytes);
-        return f;
-      }),
-    );
-    const workers = new FileWorkers(2);
-    t.after(() => workers.close());
+    const { files, workers } = await layerFiles(t, dir);
     const contents = { manifest, config: config.desc, layers: layers.map((l) => l.desc) };
     const signal = new AbortController().signal;
     /** Two archives (as the pipeline gives a stream: units first, then the archives in order), each as `put` adds its layers. */
