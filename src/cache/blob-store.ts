@@ -9,10 +9,15 @@
 // hashed again, and a corrupt entry is discarded. `verifyAll` hashes every
 // entry regardless (--verify-cache). Hashing runs on worker threads, which
 // measure a gzip layer's unpacked size in the same pass.
+//
+// The metadata calls (stat, the record's read and write, mkdir, rename) are
+// synchronous: each takes microseconds, and a build makes several per blob.
+// Through libuv's thread pool every one was a round trip costing many times
+// the call, which on a set of a hundred small images was most of the work.
 
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import type { BigIntStats } from 'node:fs';
-import { mkdir, rename, rm, stat, readFile, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -105,9 +110,12 @@ export class BlobStore {
     return `${this.path(digest)}.meta.json`;
   }
 
-  private async readMeta(desc: Descriptor): Promise<Meta> {
+  /** Directories known to exist: each is made once per build. */
+  private readonly made = new Set<string>();
+
+  private readMeta(desc: Descriptor): Meta {
     try {
-      const m: unknown = JSON.parse(await readFile(this.metaPath(desc.digest), 'utf8'));
+      const m: unknown = JSON.parse(readFileSync(this.metaPath(desc.digest), 'utf8'));
       // Anything but {"uncompressedSize": bytes or null, "verified": …} is a damaged record: measured again.
       if (typeof m !== 'object' || m === null || Array.isArray(m)) return { uncompressedSize: undefined, verified: null };
       const size = (m as { uncompressedSize?: unknown }).uncompressedSize;
@@ -119,8 +127,19 @@ export class BlobStore {
     }
   }
 
-  private writeMeta(desc: Descriptor, size: number | null | undefined, verified: FileIdentity | null): Promise<void> {
-    return writeFile(this.metaPath(desc.digest), JSON.stringify({ uncompressedSize: size, verified })).catch(() => undefined);
+  private writeMeta(desc: Descriptor, size: number | null | undefined, verified: FileIdentity | null): void {
+    try {
+      writeFileSync(this.metaPath(desc.digest), JSON.stringify({ uncompressedSize: size, verified }));
+    } catch {
+      // Only a cost: without a record the entry is hashed again next time.
+    }
+  }
+
+  private makeDirOf(file: string): void {
+    const dir = dirname(file);
+    if (this.made.has(dir)) return;
+    mkdirSync(dir, { recursive: true });
+    this.made.add(dir);
   }
 
   /**
@@ -143,13 +162,17 @@ export class BlobStore {
    */
   async lookup(desc: Descriptor, withSize: boolean): Promise<StoredBlob | null> {
     const file = this.path(desc.digest);
-    const meta = await this.readMeta(desc);
-    // An earlier build's measurement spares this one the decompression.
-    const known = withSize ? meta.uncompressedSize : null;
     let measured: number | null;
     let before: BigIntStats;
+    let meta: Meta;
+    let known: number | null | undefined;
     try {
-      before = await stat(file, { bigint: true });
+      const info = statSync(file, { bigint: true, throwIfNoEntry: false });
+      if (info === undefined) return null;
+      before = info;
+      meta = this.readMeta(desc);
+      // An earlier build's measurement spares this one the decompression.
+      known = withSize ? meta.uncompressedSize : null;
       if (before.size !== BigInt(desc.size)) throw new DigestMismatchError(desc, { size: Number(before.size) });
       if (!this.verifyAll && known !== undefined && unchanged(meta.verified, before, this.racyMs)) return { file, uncompressedSize: withSize ? known : null, hit: true };
       measured = await this.verify(file, desc, withSize && known === undefined);
@@ -174,10 +197,18 @@ export class BlobStore {
 
   /** Records what the verification saw, when the file did not change while it was hashed. */
   private async recordVerified(desc: Descriptor, file: string, before: BigIntStats, size: number | null | undefined): Promise<void> {
-    const after = await stat(file, { bigint: true }).catch(() => null);
+    const after = this.statOrNull(file);
     const stable = after !== null && identityOf(after, 0).ctimeNs === identityOf(before, 0).ctimeNs && after.ino === before.ino;
     if (size === undefined && !stable) return;
-    await this.writeMeta(desc, size, stable ? identityOf(after!, Date.now()) : null);
+    this.writeMeta(desc, size, stable ? identityOf(after!, Date.now()) : null);
+  }
+
+  private statOrNull(file: string): BigIntStats | null {
+    try {
+      return statSync(file, { bigint: true, throwIfNoEntry: false }) ?? null;
+    } catch {
+      return null;
+    }
   }
 
   /**
@@ -186,7 +217,7 @@ export class BlobStore {
    */
   async put(desc: Descriptor, stream: Readable, opts: { measure: boolean; onBytes?: (n: number) => void; signal?: AbortSignal }): Promise<StoredBlob> {
     const file = this.path(desc.digest);
-    await mkdir(dirname(file), { recursive: true });
+    this.makeDirOf(file);
     const tmp = tempPathFor(file);
     let size: number | null;
     try {
@@ -197,16 +228,16 @@ export class BlobStore {
       await pipeline(stream, count, createWriteStream(tmp, { flags: 'wx' }), { signal: opts.signal });
       opts.signal?.throwIfAborted();
       size = await this.verify(tmp, desc, opts.measure);
-      await rename(tmp, file);
+      renameSync(tmp, file);
     } catch (err) {
       stream.destroy();
       await rm(tmp, { force: true });
       throw err;
     }
     // Hashed before the rename, which changes no data: the file is the one hashed.
-    const info = await stat(file, { bigint: true }).catch(() => null);
+    const info = this.statOrNull(file);
     const identity = info ? identityOf(info, Date.now()) : null;
-    await this.writeMeta(desc, opts.measure ? size : undefined, identity);
+    this.writeMeta(desc, opts.measure ? size : undefined, identity);
     return { file, uncompressedSize: opts.measure ? size : null, hit: false };
   }
 

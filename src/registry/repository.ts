@@ -100,32 +100,79 @@ export class RepositoryReader {
    */
   async blob(digest: string, signal: AbortSignal, mapError: (err: unknown) => unknown = (e) => e): Promise<Readable> {
     const first = await this.open(digest, 0, signal);
-    return Readable.from(this.chunks(digest, first, signal, mapError), { objectMode: false });
+    return new ResumingBlob(first, (offset) => this.open(digest, offset, signal), this.client.retry, signal, mapError);
+  }
+}
+
+type OpenedBody = { body: Readable; start: number };
+
+/**
+ * One blob as one stream across broken connections. The response bodies are
+ * followed directly (data events, paused when the consumer is full): an
+ * async generator in between cost two promise hops per chunk, ~0.1 s of CPU
+ * on a 268 MB blob.
+ */
+class ResumingBlob extends Readable {
+  private delivered = 0;
+  private failures = 0;
+  private current: OpenedBody | null = null;
+  /** Bytes of a resent body still to drop (a server that ignored Range). */
+  private skip = 0;
+
+  constructor(
+    first: OpenedBody,
+    private readonly reopen: (offset: number) => Promise<OpenedBody>,
+    private readonly retry: RegistryClient['retry'],
+    private readonly signal: AbortSignal,
+    private readonly mapError: (err: unknown) => unknown,
+  ) {
+    super({ highWaterMark: 1 << 20 });
+    this.follow(first);
   }
 
-  private async *chunks(digest: string, first: Awaited<ReturnType<RepositoryReader['open']>>, signal: AbortSignal, mapError: (err: unknown) => unknown): AsyncGenerator<Buffer> {
-    let delivered = 0;
-    let failures = 0;
-    let current: typeof first | null = first;
-    for (;;) {
-      try {
-        if (!current) current = await this.open(digest, delivered, signal);
-        let skip = delivered - current.start;
-        for await (const chunk of current.body as AsyncIterable<Buffer>) {
-          const c = skip > 0 ? chunk.subarray(Math.min(skip, chunk.length)) : chunk;
-          skip -= chunk.length - c.length;
-          if (c.length === 0) continue;
-          delivered += c.length;
-          yield c;
-        }
-        return;
-      } catch (err) {
-        current?.body.destroy();
-        current = null;
-        if (signal.aborted) throw err;
-        if (!brokenBody(err) || ++failures >= this.client.retry.attempts) throw mapError(err);
-        await sleep(backoffMs(this.client.retry, failures, null), signal);
-      }
+  override _read(): void {
+    this.current?.body.resume();
+  }
+
+  override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
+    this.current?.body.destroy();
+    this.current = null;
+    done(err);
+  }
+
+  private follow(opened: OpenedBody): void {
+    this.current = opened;
+    this.skip = this.delivered - opened.start;
+    const { body } = opened;
+    body.on('data', (chunk: Buffer) => {
+      const c = this.skip > 0 ? chunk.subarray(Math.min(this.skip, chunk.length)) : chunk;
+      this.skip -= chunk.length - c.length;
+      if (c.length === 0) return;
+      this.delivered += c.length;
+      if (!this.push(c)) body.pause();
+    });
+    body.once('end', () => {
+      if (this.current?.body === body) this.push(null);
+    });
+    body.on('error', (err: unknown) => {
+      if (this.current?.body === body) void this.reopenAfter(err);
+    });
+  }
+
+  /** After a broken body: asks for the rest, or fails the stream. */
+  private async reopenAfter(err: unknown): Promise<void> {
+    this.current?.body.destroy();
+    this.current = null;
+    if (this.signal.aborted) return void this.destroy(err as Error);
+    if (!brokenBody(err) || ++this.failures >= this.retry.attempts) return void this.destroy(this.mapError(err) as Error);
+    try {
+      await sleep(backoffMs(this.retry, this.failures, null), this.signal);
+      if (this.destroyed) return;
+      this.follow(await this.reopen(this.delivered));
+    } catch (again) {
+      if (this.destroyed) return;
+      // A failed request to resume counts as one more failure.
+      void this.reopenAfter(again);
     }
   }
 }
