@@ -89,6 +89,9 @@ function parseIdentity(v: unknown): FileIdentity | null {
 const isGzipLayer = (desc: Descriptor) => /gzip/.test(desc.mediaType);
 const isPlainLayer = (desc: Descriptor) => /\.tar$/.test(desc.mediaType);
 
+/** Blobs up to this size are hashed as they arrive rather than on a thread afterwards. */
+const INLINE_HASH = 256 * 1024;
+
 export class BlobStore {
   /**
    * @param workers the threads that hash entries (archives borrow them to
@@ -220,14 +223,18 @@ export class BlobStore {
     this.makeDirOf(file);
     const tmp = tempPathFor(file);
     let size: number | null;
+    // A small blob with nothing to measure (a config, a manifest, a plain
+    // layer) is hashed on its way in: a thread's round trip costs more than
+    // hashing it here.
+    const inline = desc.size <= INLINE_HASH && !(opts.measure && isGzipLayer(desc));
     try {
       // The size is checked on the way in (too many bytes stop the download at
       // once); the digest, and the unpacked size, once the file is complete.
-      const count = new VerifyingStream(desc, { sizeOnly: true });
+      const count = new VerifyingStream(desc, { sizeOnly: !inline });
       if (opts.onBytes) count.on('data', (c: Buffer) => opts.onBytes!(c.length));
       await pipeline(stream, count, createWriteStream(tmp, { flags: 'wx' }), { signal: opts.signal });
       opts.signal?.throwIfAborted();
-      size = await this.verify(tmp, desc, opts.measure);
+      size = inline ? (isPlainLayer(desc) ? desc.size : null) : await this.verify(tmp, desc, opts.measure);
       renameSync(tmp, file);
     } catch (err) {
       stream.destroy();
