@@ -15,7 +15,7 @@
 // Through libuv's thread pool every one was a round trip costing many times
 // the call, which on a set of a hundred small images was most of the work.
 
-import { createReadStream, createWriteStream, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import type { BigIntStats } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -234,6 +234,7 @@ export class BlobStore {
       if (opts.onBytes) count.on('data', (c: Buffer) => opts.onBytes!(c.length));
       await pipeline(stream, count, createWriteStream(tmp, { flags: 'wx' }), { signal: opts.signal });
       opts.signal?.throwIfAborted();
+      this.backdate(tmp);
       size = inline ? (isPlainLayer(desc) ? desc.size : null) : await this.verify(tmp, desc, opts.measure);
       renameSync(tmp, file);
     } catch (err) {
@@ -246,6 +247,18 @@ export class BlobStore {
     const identity = info ? identityOf(info, Date.now()) : null;
     this.writeMeta(desc, opts.measure ? size : undefined, identity);
     return { file, uncompressedSize: opts.measure ? size : null, hit: false };
+  }
+
+  /**
+   * Sets a new entry's mtime back past the racy window before it is hashed
+   * and recorded. Its own writes are over (the temporary file is this
+   * build's alone), so the record is trusted by the very next build instead
+   * of being hashed once more; any later write to it stamps the current time,
+   * which differs from the one set here.
+   */
+  private backdate(tmp: string): void {
+    const past = new Date(Date.now() - this.racyMs - 1000);
+    utimesSync(tmp, past, past);
   }
 
   /** Streams a stored blob (verified by lookup or put in this build). */
