@@ -3,9 +3,10 @@
 //
 // Plain JavaScript run with `eval`: a separate module file would have to be
 // found both in dist/ and, under tsx, in src/ as TypeScript, which workers
-// cannot load on Node 20.
-export const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
+// cannot load on Node 20. JOBS_SOURCE defines the jobs (hash, copy) and
+// nothing else, so that small jobs can run the very same code on the calling
+// thread (FileWorkers.inline).
+export const JOBS_SOURCE = `
 const { openSync, readSync, writeSync, closeSync } = require('node:fs');
 const { createHash } = require('node:crypto');
 // One reused buffer: fresh ones would pile up as garbage until the thread's
@@ -117,6 +118,11 @@ function copy({ file, fd, position, length }) {
   }
   return { size };
 }
+`;
+
+export const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+${JOBS_SOURCE}
 parentPort.on('message', async ({ id, job }) => {
   try {
     parentPort.postMessage({ id, ...(job.kind === 'copy' ? copy(job) : await hash(job)) });

@@ -4,10 +4,18 @@
 // and every 1 MiB read there was a fresh buffer for the collector. A worker
 // reads with one reused buffer and blocking calls: it has nothing else to do
 // (file-worker-source.ts holds its code).
+//
+// A thread costs ~50 ms of CPU to boot, as much as hashing and copying some
+// 25 MB. So small jobs run here, with the same code on the calling thread,
+// until the build says (expect) that its blobs add up to more than that: then
+// every thread starts at once, booting while the downloads run. A build of a
+// few small images never starts one, and on two cores its start-up no longer
+// competes with them.
 
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { WORKER_SOURCE } from './file-worker-source.js';
+import { JOBS_SOURCE, WORKER_SOURCE } from './file-worker-source.js';
 
 export interface FileHash {
   /** Bytes read; reading stops after the first read past `limit`. */
@@ -39,6 +47,20 @@ interface Queued {
  */
 const PER_THREAD = 2;
 
+/** A job of at most this many bytes may run on the calling thread (a few ms of work). */
+const INLINE_JOB = 4 * 1024 * 1024;
+/** Bytes of jobs run on the calling thread before the threads take over: what a thread's boot would cost. */
+const INLINE_BUDGET = 24 * 1024 * 1024;
+
+type Jobs = { hash(job: Job): Promise<Done>; copy(job: Job): Done };
+let inlineJobs: Jobs | null = null;
+
+/** The threads' own job code, compiled once on this thread. */
+function jobsHere(): Jobs {
+  inlineJobs ??= new Function('require', `${JOBS_SOURCE}\nreturn { hash, copy };`)(createRequire(import.meta.url)) as Jobs;
+  return inlineJobs;
+}
+
 export class FileWorkers {
   private readonly workers: Worker[] = [];
   /** Jobs handed to each thread and not answered yet. */
@@ -47,6 +69,15 @@ export class FileWorkers {
   private readonly pending = new Map<number, { resolve: Queued['resolve']; reject: Queued['reject']; worker: Worker }>();
   private nextId = 0;
   private closed = false;
+  /** Bytes of jobs run on the calling thread so far. */
+  private inlined = 0;
+  /** Bytes the build announced it will hash and copy. */
+  private expected = 0;
+
+  /** Threads started and running. */
+  get threads(): number {
+    return this.workers.length;
+  }
 
   /** true once close() was called. */
   get isClosed(): boolean {
@@ -81,6 +112,7 @@ export class FileWorkers {
   private run(job: Job, signal?: AbortSignal): Promise<Done> {
     if (this.closed) return Promise.reject(new Error('file workers are closed'));
     if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.mayInline(job)) return this.inline(job);
     return new Promise((resolve, reject) => {
       const queued: Queued = { job, resolve, reject, signal };
       this.queue.push(queued);
@@ -99,12 +131,26 @@ export class FileWorkers {
   }
 
   /**
-   * Starts every thread now, idle: a thread takes ~70 ms of CPU to boot, which
-   * a build would rather spend while it waits for the registry than when
-   * the first blob is there.
+   * The build will hash or copy `bytes` more: once the total is more than
+   * the calling thread should take on, every thread starts now, idle.
    */
-  start(count = this.size): void {
-    while (!this.closed && this.workers.length < Math.min(count, this.size)) this.spawn();
+  expect(bytes: number): void {
+    this.expected += bytes;
+    if (this.expected <= INLINE_BUDGET || this.closed) return;
+    while (this.workers.length < this.size) this.spawn();
+  }
+
+  /** Small, while no thread runs and the budget lasts: then a thread's boot would cost more than the job. */
+  private mayInline(job: Job): boolean {
+    const bytes = job.kind === 'copy' ? job.length : job.limit;
+    if (this.workers.length > 0 || bytes > INLINE_JOB || this.inlined + bytes > INLINE_BUDGET) return false;
+    this.inlined += bytes;
+    return true;
+  }
+
+  private async inline(job: Job): Promise<Done> {
+    const jobs = jobsHere();
+    return job.kind === 'copy' ? jobs.copy(job) : await jobs.hash(job);
   }
 
   private spawn(): Worker {

@@ -60,10 +60,6 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
       return EXIT.OK;
     }
     const command = COMMANDS[name];
-    // A build hashes and copies on worker threads. One started now boots on
-    // the CPU this thread leaves idle while it loads the command (a second
-    // would compete with that); the build starts the rest.
-    if ((name === 'build' || name === 'compile') && !rest.includes('--help') && !rest.includes('-h')) (await import('../cache/file-workers.js')).sharedFileWorkers().start(1);
     if (!command) throw new UsageError(`unknown command "${name}"; commands: ${Object.keys(COMMANDS).join(', ')} (see imgdesc --help)`);
     return await (await command())(rest, io);
   } catch (err) {

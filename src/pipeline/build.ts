@@ -89,7 +89,7 @@ export async function build(plan: Plan, options: BuildOptions): Promise<BuildRes
   if (plan.containers.length > 0) await prepareArchiveDir(output);
   let resolvedAll!: () => void;
   const allResolved = new Promise<void>((r) => (resolvedAll = r));
-  const run = await BuildRun.start({ ...options, jobs: Math.max(1, options.jobs ?? DEFAULT_JOBS), allResolved }, plan.containers.length > 0);
+  const run = await BuildRun.start({ ...options, jobs: Math.max(1, options.jobs ?? DEFAULT_JOBS), allResolved });
 
   const resolutions: Promise<void>[] = [];
   const rendering = renderWhenResolved(allResolved, plan.containers, options);

@@ -55,12 +55,11 @@ export class BuildRun {
     setMaxListeners(0, this.signal);
   }
 
-  /** `work`: whether there are images at all (the file threads start only then). */
-  static async start(options: RunOptions, work: boolean): Promise<BuildRun> {
+  /** The file threads start when their first job comes (see FileWorkers). */
+  static async start(options: RunOptions): Promise<BuildRun> {
     const scratch = options.cacheDir === undefined;
     const dir = options.cacheDir ?? (await mkdtemp(join(tmpdir(), `${TEMP_MARKER}blobs-`)));
     const store = new BlobStore(dir, options.workers, options.verifyCache);
-    if (work) store.workers.start();
     return new BuildRun(options.signal, new BlobFetcher(store, priorityLimiter(options.jobs), true, options.allResolved), scratch, options);
   }
 

@@ -49,6 +49,8 @@ export class BlobFetcher {
   ) {}
 
   ensure(desc: Descriptor, from: ImageSource, ctx: FetchContext): Promise<StoredBlob> {
+    // Hashed once and copied into each archive: the file threads start once that adds up.
+    this.store.workers.expect(desc.size);
     const known = this.inflight.get(desc.digest);
     if (known) {
       // One more archive waits for it.
