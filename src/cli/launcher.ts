@@ -21,11 +21,6 @@ import { version } from './version.js';
 export const BUNDLE = fileURLToPath(new URL('imgdesc.cjs', import.meta.url));
 export const CACHE = `${BUNDLE}.cache`;
 
-// Node's own CommonJS wrapper. It takes a line of its own and the line offset
-// takes it back, so positions in stack traces are the bundle file's.
-const WRAPPER_HEAD = '(function (exports, require, module, __filename, __dirname) {\n';
-const WRAPPER_TAIL = '\n})';
-
 /** The code cache on disk, if there is one. */
 export function readCache(): Buffer | undefined {
   try {
@@ -40,8 +35,11 @@ export function compile(cachedData?: Buffer): Script {
   // V8 hashes its flags into a code cache and rejects a cache made under
   // others: the bundle sets these when it starts, so they are set first.
   setV8Flags();
-  const source = readFileSync(BUNDLE, 'utf8');
-  return new Script(WRAPPER_HEAD + source + WRAPPER_TAIL, { filename: BUNDLE, lineOffset: -1, cachedData });
+  // The file is ASCII (scripts/bundle.mjs checks), so Latin-1 reads it as it
+  // is, a plain copy into a one-byte string. It holds the bundle inside Node's
+  // CommonJS module wrapper; the offset takes back the wrapper's first line,
+  // so that positions in stack traces are the bundle's.
+  return new Script(readFileSync(BUNDLE, 'latin1'), { filename: BUNDLE, lineOffset: -1, cachedData });
 }
 
 /** Runs the compiled bundle as Node runs a CommonJS module: it starts the command in process.argv. */
