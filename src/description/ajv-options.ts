@@ -2,5 +2,5 @@
 // (scripts/precompile-schema.mjs), so that both validate alike.
 export const AJV_OPTIONS = Object.freeze({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
 
-/** The precompiled validator written next to the compiled schema module by `npm run build`. */
+/** The precompiled validator `npm run build` writes into dist/description/; the bundle has it in place of schema-validator.ts. */
 export const PRECOMPILED_VALIDATOR = 'kiwi-schema-validator.js';

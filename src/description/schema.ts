@@ -1,26 +1,16 @@
-// Structural validation against schema/kiwi.schema.json. The schema is compiled
-// once per process; ajv's errors are turned into messages that name the element
-// path, the line, and what is allowed there.
+// Structural validation against schema/kiwi.schema.json. The validator is made
+// once per process (schema-validator.ts); ajv's errors are turned into messages
+// that name the element path, the line, and what is allowed there.
 
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { DescriptionProblem } from '../errors.js';
-import { AJV_OPTIONS, PRECOMPILED_VALIDATOR } from './ajv-options.js';
 import { locate, type InstanceDocument } from './instance.js';
 import { quoteValue } from './quote.js';
+import { schemaValidator } from './schema-validator.js';
 
-const SCHEMA_FILE = fileURLToPath(new URL('../../schema/kiwi.schema.json', import.meta.url));
-
-// Built installs carry the schema precompiled (npm run build); running from the
-// sources (tests, tsx) compiles it once, here.
-const validate: ValidateFunction = await import(new URL(PRECOMPILED_VALIDATOR, import.meta.url).href).then(
-  (m: { default: ValidateFunction }) => m.default,
-  async () => {
-    const { Ajv } = await import('ajv');
-    return new Ajv(AJV_OPTIONS).compile(JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')));
-  },
-);
+// Obtained on first use, not while the module loads: the shipped command is
+// one CommonJS bundle, where a module cannot wait for an import.
+let validator: ValidateFunction | undefined;
 
 type SchemaNode = {
   properties?: Record<string, SchemaNode>;
@@ -172,6 +162,7 @@ function describe(error: ErrorObject, doc: InstanceDocument): DescriptionProblem
 
 /** Problems the schema finds in the instance, in document order, without duplicates. */
 export function schemaProblems(doc: InstanceDocument): DescriptionProblem[] {
+  const validate = (validator ??= schemaValidator());
   if (validate(doc.document)) return [];
   const seen = new Set<string>();
   const out: DescriptionProblem[] = [];

@@ -11,7 +11,8 @@ import runtimeModule from 'handlebars/runtime.js';
 import type { Backend } from '../description/model.js';
 import { UsageError } from '../errors.js';
 import { readTextFile } from '../util/text-file.js';
-import { PRECOMPILED_TEMPLATES, TEMPLATE_OPTIONS, type PrecompiledTemplates } from './template-options.js';
+import { shippedTemplates } from './shipped-templates.js';
+import { TEMPLATE_OPTIONS } from './template-options.js';
 import { aggregateView, loadInstance, loadView, templateUnitName } from './view-model.js';
 
 // handlebars' own typing of its runtime declares nothing; it is the full API minus compile.
@@ -39,19 +40,13 @@ export interface LoadableImage {
   readonly backend: Backend;
 }
 
-// Built installs carry the shipped templates precompiled (npm run build);
-// running from the sources (tests, tsx) compiles them.
-const precompiled: Promise<PrecompiledTemplates> = import(new URL(PRECOMPILED_TEMPLATES, import.meta.url).href).then(
-  (m: { default: PrecompiledTemplates }) => m.default,
-  () => ({}),
-);
-
 async function compile(dir: string, file: string): Promise<Handlebars.TemplateDelegate> {
   const path = join(dir, file);
   const read = await readTextFile(path, MAX_TEMPLATE_BYTES);
   if (!read.ok) throw new UsageError(`unit template ${path} cannot be read: ${read.reason}`, { cause: read.cause });
   const text = read.text;
-  const ready = (await precompiled)[file];
+  // The shipped command carries the shipped templates precompiled; the sources compile every one.
+  const ready = shippedTemplates[file];
   if (ready?.source === text) return runtime.template(ready.spec as Parameters<typeof runtime.template>[0]);
   const { default: compiler } = await import('handlebars');
   try {

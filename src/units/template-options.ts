@@ -4,7 +4,7 @@
 /** Unit files are not HTML: no escaping; a missing variable is an error. */
 export const TEMPLATE_OPTIONS = { noEscape: true, strict: true } as const;
 
-/** Module written beside the compiled render.js by `npm run build`. */
+/** Module `npm run build` writes into dist/units/; the bundle has it in place of shipped-templates.ts. */
 export const PRECOMPILED_TEMPLATES = 'unit-templates.js';
 
 /** Its default export: template file name -> the source it was made from and handlebars' precompiled spec. */
