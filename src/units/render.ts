@@ -86,6 +86,8 @@ export async function renderUnits(images: readonly LoadableImage[], options: { t
     { path: `${UNIT_DIR}/multi-user.target.wants/${AGGREGATE_UNIT}`, target: `${UNIT_DIR}/${AGGREGATE_UNIT}` },
     ...loads.map((l) => ({ path: `${UNIT_DIR}/${AGGREGATE_UNIT}.wants/${l.unit}`, target: `${UNIT_DIR}/${l.template}` })),
   ];
-  files.sort((a, b) => a.path.localeCompare(b.path));
+  // Code-unit order: the same on every machine (localeCompare follows the
+  // locale, and its first call builds ICU's collator, ~7 ms of every build).
+  files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { files, links, loadUnits: loads.map((l) => l.unit) };
 }
