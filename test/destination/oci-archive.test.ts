@@ -49,7 +49,7 @@ async function writeArchive(target: string, put: (d: OciArchiveDestination, l: (
   try {
     await d.putBlob(config.desc, Readable.from([config.bytes]), signal);
     for (const [i, l] of layers.entries()) await put(d, l, i);
-    await d.commit(manifest, { config: config.desc, layers: layers.map((l) => l.desc) }, signal);
+    await d.commit(manifest, { config: config.desc, layers: layers.map((l) => l.desc) });
   } catch (err) {
     // As the copy step does on any failure.
     await d.abort();
@@ -140,7 +140,7 @@ describe('OciArchiveDestination', () => {
         const d = await OciArchiveDestination.open(o.output, `/var/tmp/kiwi_containers/${name}`, { reference: `registry.example.org/${name}`, mtime: 7, copier: workers }, contents);
         await d.putBlob(config.desc, Readable.from([config.bytes]), signal);
         for (const [i, l] of layers.entries()) await (viaFiles ? d.putBlobFile(l.desc, files[i]!) : d.putBlob(l.desc, Readable.from([l.bytes]), signal));
-        await d.commit(manifest, contents, signal);
+        await d.commit(manifest, contents);
       }
       await o.output.close();
       await o.commit();
@@ -166,7 +166,7 @@ describe('OciArchiveDestination', () => {
     const writing = (async () => {
       await d.putBlob(config.desc, Readable.from([config.bytes]), stop.signal);
       await d.putBlob(big.desc, Readable.from([big.bytes]), stop.signal);
-      await d.commit(manifest, contents, stop.signal);
+      await d.commit(manifest, contents);
     })();
     writing.catch(() => undefined);
     const first = await Promise.race([writing.then(() => 'done'), new Promise((r) => setTimeout(() => r('waiting'), 300))]);

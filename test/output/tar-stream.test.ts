@@ -12,6 +12,7 @@ import tar from 'tar-stream';
 import { FileWorkers } from '../../src/cache/file-workers.js';
 import { OutputError } from '../../src/errors.js';
 import { openOverlay } from '../../src/output/overlay-file.js';
+import type { ImageOutput } from '../../src/output/types.js';
 import { TarStreamOutput } from '../../src/output/tar-stream.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -330,7 +331,8 @@ describe('TarStreamOutput', () => {
   });
 
   test('no earlier state: list, readHead and hostPath give nothing, remove does nothing', async () => {
-    const { out } = setup();
+    // Called as a build calls any output: through the interface.
+    const out: ImageOutput = setup().out;
     assert.deepEqual(await out.list('/etc/systemd/system'), []);
     assert.equal(await out.readHead('/etc/systemd/system/x.service', 100), null);
     assert.equal(await out.hostPath('/var/tmp/kiwi_containers/a'), null);

@@ -237,7 +237,7 @@ describe('--overlay: the shipped example, offline', () => {
     const archive = join(containers, 'registry.example.org/imgdesc/hello:1.0.ociarchive');
     // Flip bytes inside the gzip layer: its digest no longer matches.
     const bytes = await readFile(archive);
-    for (const e of (await indexTar(archive)).values()) if (bytes[e.offset] === 0x1f && bytes[e.offset + 1] === 0x8b) bytes[e.offset + 20] ^= 0xff;
+    for (const e of (await indexTar(archive)).values()) if (bytes[e.offset] === 0x1f && bytes[e.offset + 1] === 0x8b) bytes[e.offset + 20] = bytes[e.offset + 20]! ^ 0xff;
     await writeFile(archive, bytes);
     const out = join(dir, 'out');
     await mkdir(out);

@@ -220,7 +220,7 @@ describe('sigstore attachments (the format as referee: Debian skopeo has sigstor
     const start = await fetch(`${registry.url}/v2/${repository}/blobs/uploads/`, { method: 'POST' });
     const location = new URL(start.headers.get('location')!, registry.url);
     location.searchParams.set('digest', digest);
-    const put = await fetch(location, { method: 'PUT', body: bytes, headers: { 'content-type': 'application/octet-stream' } });
+    const put = await fetch(location, { method: 'PUT', body: new Uint8Array(bytes), headers: { 'content-type': 'application/octet-stream' } });
     assert.equal(put.status, 201);
     return digest;
   }

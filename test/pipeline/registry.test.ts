@@ -97,7 +97,7 @@ for (const shape of ['plain', 'tls', 'token'] as const) {
     const hooks: Array<() => unknown> = [];
 
     before(async () => {
-      work = await tempDir({ after: (fn) => hooks.push(fn) });
+      work = await tempDir({ after: (fn: () => unknown) => hooks.push(fn) });
       ({ registry, images } = await registryWithImages(shape, work));
       good = await accessFlags(registry, work, registry.user ?? null);
     });
@@ -180,7 +180,7 @@ for (const shape of ['plain', 'tls', 'token'] as const) {
       // Same size, different bytes: only the digest can tell.
       const data = registry.blobDataPath(img.manifests[0]!.layers[0]!.digest);
       const bytes = await readFile(data);
-      bytes[bytes.length >> 1] ^= 0xff;
+      bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0xff;
       await writeFile(data, bytes);
       const root = join(dir, 'root');
       const desc = await descriptionFor(dir, registry.host, `${containerXml('single')}\n${containerXml('corrupt')}`);

@@ -141,7 +141,7 @@ describe('RegistrySource (real registry)', () => {
     const endpoint = (host: string, repository: string, mirror: boolean): Endpoint => {
       const client = new RegistryClient(host, { tlsVerify: false, credentials: { env: {}, home: work }, retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 1 } });
       clients.push(client);
-      return { reader: new RepositoryReader(client, repository), label: `${mirror ? 'mirror' : 'registry'} ${host}`, mirror };
+      return { reader: new RepositoryReader(client, repository), label: `${mirror ? 'mirror' : 'registry'} ${host}`, mirror, ref: Reference.parse(`${host}/${repository}`) };
     };
     const appRef = () => Reference.parse(`${registry.host}/src/app:1.0`);
 

@@ -53,6 +53,7 @@ function failingOutput(failing: string, err: unknown): ImageOutput {
   };
   return {
     description: 'test output',
+    streaming: false,
     mkdir: maybeFail,
     createFile: () => Promise.reject(new Error('not used')),
     writeFile: maybeFail,
