@@ -4,4 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-test-deps.sh
 npm run build
+# The tests and benchmarks are type-checked too: tsx runs them without checking.
+npm run typecheck
 npm test
