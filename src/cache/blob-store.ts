@@ -15,13 +15,14 @@
 // Through libuv's thread pool every one was a round trip costing many times
 // the call, which on a set of a hundred small images was most of the work.
 
-import { createReadStream, createWriteStream, mkdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import type { BigIntStats } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { tempPathFor } from '../util/atomic-file.js';
+import { BatchedFileWriter } from '../util/batched-file.js';
 import { blobPath, DigestMismatchError, requireDigest, VerifyingStream } from '../oci/digest.js';
 import type { Descriptor } from '../oci/manifest.js';
 import { FileWorkers } from './file-workers.js';
@@ -232,7 +233,7 @@ export class BlobStore {
       // once); the digest, and the unpacked size, once the file is complete.
       const count = new VerifyingStream(desc, { sizeOnly: !inline });
       if (opts.onBytes) count.on('data', (c: Buffer) => opts.onBytes!(c.length));
-      await pipeline(stream, count, createWriteStream(tmp, { flags: 'wx' }), { signal: opts.signal });
+      await pipeline(stream, count, new BatchedFileWriter(tmp), { signal: opts.signal });
       opts.signal?.throwIfAborted();
       this.backdate(tmp);
       size = inline ? (isPlainLayer(desc) ? desc.size : null) : await this.verify(tmp, desc, opts.measure);
