@@ -66,7 +66,7 @@ interface Meta {
  * "racily clean" entries). Any later change moves the mtime or, for a
  * `touch` back, the ctime.
  */
-const RACY_MS = 50;
+export const RACY_MS = 50;
 
 function identityOf(info: BigIntStats, at: number): FileIdentity {
   return { dev: String(info.dev), ino: String(info.ino), size: String(info.size), mtimeNs: String(info.mtimeNs), ctimeNs: String(info.ctimeNs), at };
