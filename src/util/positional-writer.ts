@@ -11,11 +11,14 @@ import { Writable } from 'node:stream';
 /**
  * Placeholder bytes. The writer knows them by their memory (no other chunk
  * shares it). Zero-filled, so a placeholder written by mistake would still
- * only be overwritten by the real bytes.
+ * only be overwritten by the real bytes. Large, so that a layer's hole is a
+ * few chunks rather than one per MiB (each chunk costs its way through
+ * tar-stream and the writer, twice for an archive inside an overlay); the
+ * memory is never touched, so the kernel never gives it pages.
  */
-export const HOLE = Buffer.alloc(1 << 20);
+export const HOLE = Buffer.alloc(64 << 20);
 
-/** `size` bytes of placeholder, in chunks of at most 1 MiB. */
+/** `size` bytes of placeholder, in chunks of at most 64 MiB. */
 export function* holeChunks(size: number): Generator<Buffer> {
   yield* chunksOf(HOLE, size);
 }
