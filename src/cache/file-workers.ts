@@ -79,11 +79,6 @@ export class FileWorkers {
     return this.workers.length;
   }
 
-  /** true once close() was called. */
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
   /** At most `size` threads, started when first needed; default: one per CPU, at most 4. */
   constructor(private readonly size = Math.max(1, Math.min(availableParallelism(), 4))) {}
 
@@ -224,12 +219,4 @@ export class FileWorkers {
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
   }
-}
-
-let shared: FileWorkers | null = null;
-
-/** The process's pool, for the CLI (see main.ts); a closed one is replaced. */
-export function sharedFileWorkers(): FileWorkers {
-  if (!shared || shared.isClosed) shared = new FileWorkers();
-  return shared;
 }

@@ -55,7 +55,7 @@ export class BuildRun {
     setMaxListeners(0, this.signal);
   }
 
-  /** The file threads start when their first job comes (see FileWorkers). */
+  /** The file threads start once the build's blobs add up to more than their boot is worth (see FileWorkers). */
   static async start(options: RunOptions): Promise<BuildRun> {
     const scratch = options.cacheDir === undefined;
     const dir = options.cacheDir ?? (await mkdtemp(join(tmpdir(), `${TEMP_MARKER}blobs-`)));

@@ -1,6 +1,5 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { sharedFileWorkers } from '../../cache/file-workers.js';
 import { lockPathFor, missingFromLock, readLock } from '../../lock/lock-file.js';
 import { openOverlay } from '../../output/overlay-file.js';
 import { RootDirOutput } from '../../output/root-dir.js';
@@ -140,7 +139,6 @@ export async function buildSetup(command: string, values: BuildValues, positiona
       trust,
       mtime,
       templatesDir: values.templates,
-      workers: sharedFileWorkers(),
       cacheDir,
       verifyCache: Boolean(values['verify-cache']),
       jobs,
