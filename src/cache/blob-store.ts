@@ -209,12 +209,12 @@ export class BlobStore {
       throw err;
     }
     const size = known !== undefined ? known : measured;
-    await this.recordVerified(desc, file, before, withSize ? size : meta.uncompressedSize);
+    this.recordVerified(desc, file, before, withSize ? size : meta.uncompressedSize);
     return { file, uncompressedSize: withSize ? size : null, hit: true };
   }
 
   /** Records what the verification saw, when the file did not change while it was hashed. */
-  private async recordVerified(desc: Descriptor, file: string, before: BigIntStats, size: number | null | undefined): Promise<void> {
+  private recordVerified(desc: Descriptor, file: string, before: BigIntStats, size: number | null | undefined): void {
     const after = this.statOrNull(file);
     const stable = after !== null && identityOf(after, 0).ctimeNs === identityOf(before, 0).ctimeNs && after.ino === before.ino;
     if (size === undefined && !stable) return;

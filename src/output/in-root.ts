@@ -108,7 +108,6 @@ function lstatOrNull(host: string, fail: (err: unknown) => OutputError): Stats |
   try {
     return lstatSync(host, { throwIfNoEntry: false }) ?? null;
   } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return null;
     throw fail(err);
   }
 }
