@@ -8,7 +8,6 @@
 // thread (FileWorkers.inline).
 export const JOBS_SOURCE = `
 const { openSync, readSync, writeSync, closeSync } = require('node:fs');
-const { createHash } = require('node:crypto');
 // One reused buffer: fresh ones would pile up as garbage until the thread's
 // next collection, tens of MB per thread. It is page-aligned: a large
 // Buffer.allocUnsafe comes from malloc 16 bytes past a page boundary, and the
@@ -79,6 +78,9 @@ function gunzipCounter(publicOnly) {
   };
 }
 async function hash({ file, algorithm, limit, gunzip, publicGunzip }) {
+  // Loaded when first needed: crypto adds ~10 ms to a thread's boot, and a
+  // warm build's threads only copy.
+  const { createHash } = require('node:crypto');
   const fd = openSync(file, 'r');
   const h = createHash(algorithm);
   const counter = gunzip ? gunzipCounter(publicGunzip) : null;

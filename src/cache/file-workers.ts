@@ -131,7 +131,25 @@ export class FileWorkers {
    */
   expect(bytes: number): void {
     this.expected += bytes;
-    if (this.expected <= INLINE_BUDGET || this.closed) return;
+    if (this.expected > INLINE_BUDGET) this.startAll();
+  }
+
+  /**
+   * A build that will probably expect about `bytes` (its last run did, see
+   * size-memo.ts): the threads start now when that is worth their boot. It
+   * counts for nothing in `expectedBytes`.
+   */
+  anticipate(bytes: number): void {
+    if (bytes > INLINE_BUDGET) this.startAll();
+  }
+
+  /** The bytes announced through expect() so far. */
+  get expectedBytes(): number {
+    return this.expected;
+  }
+
+  private startAll(): void {
+    if (this.closed) return;
     while (this.workers.length < this.size) this.spawn();
   }
 

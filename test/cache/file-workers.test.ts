@@ -175,3 +175,27 @@ describe('FileWorkers: threads start only when the work is worth their boot', ()
     assert.equal(workers.threads, 1);
   });
 });
+
+describe('FileWorkers.anticipate: a build as large as its last run starts its threads at once', () => {
+  test('starts every thread for more than a boot is worth, none for less, and counts nothing as expected', async (t) => {
+    const small = new FileWorkers(2);
+    t.after(() => small.close());
+    small.anticipate(1_000_000);
+    assert.equal(small.threads, 0, 'a memo of 1 MB starts no thread');
+
+    const large = new FileWorkers(2);
+    t.after(() => large.close());
+    large.anticipate(400_000_000);
+    assert.equal(large.threads, 2);
+    assert.equal(large.expectedBytes, 0, 'the hint is not the build: the next memo records only what this build expects');
+    large.expect(5);
+    assert.equal(large.expectedBytes, 5);
+  });
+
+  test('a closed pool starts nothing', async () => {
+    const workers = new FileWorkers(2);
+    await workers.close();
+    workers.anticipate(400_000_000);
+    assert.equal(workers.threads, 0);
+  });
+});
