@@ -246,7 +246,7 @@ const describeSet = (images: BenchImage[], p: Pushed) =>
   `${images.length} images, ${(p.distinct / MB).toFixed(0)} MB of distinct layers, ${(p.perImage / MB).toFixed(0)} MB fetched image by image`;
 
 async function lan(env: Env, images: BenchImage[], runs: number, title = 'LAN'): Promise<void> {
-  const registry = await startRegistry('plain');
+  const registry = await startRegistry('plain', { accessLog: false });
   try {
     const pushed = await pushAll(images, registry);
     const desc = await writeDescription(join(env.scratch, 'lan.xml'), registry.host, images);
@@ -281,7 +281,7 @@ async function lan(env: Env, images: BenchImage[], runs: number, title = 'LAN'):
  * with a fresh cache.
  */
 async function overlayVsRoot(env: Env, images: BenchImage[], runs: number): Promise<void> {
-  const registry = await startRegistry('plain');
+  const registry = await startRegistry('plain', { accessLog: false });
   try {
     const pushed = await pushAll(images, registry);
     const desc = await writeDescription(join(env.scratch, 'overlay.xml'), registry.host, images);
@@ -350,7 +350,7 @@ async function wan(env: Env, images: BenchImage[], runs: number): Promise<void> 
 }
 
 async function rss(env: Env, images: BenchImage[]): Promise<void> {
-  const registry = await startRegistry('plain');
+  const registry = await startRegistry('plain', { accessLog: false });
   try {
     const pushed = await pushAll(images, registry);
     const desc = await writeDescription(join(env.scratch, 'rss.xml'), registry.host, images);

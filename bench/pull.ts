@@ -162,7 +162,7 @@ export async function benchPull(args: string[]): Promise<void> {
   const mib = option(args, '--size') ?? (quick ? 64 : 1024);
   const runs = option(args, '--runs') ?? (quick ? 1 : 5);
   const scratch = await mkdtemp(join(tmpdir(), 'imgdesc-bench-pull-'));
-  const registry = await startRegistry('plain');
+  const registry = await startRegistry('plain', { accessLog: false });
   try {
     const { raw, files } = await artifacts(mib);
     const loadBefore = await load();

@@ -101,7 +101,7 @@ export async function benchScale(args: string[]): Promise<void> {
   const counts = quick ? [1, 5] : COUNTS;
   await mkdir(LAYOUTS, { recursive: true });
   const env: Env = { scratch: await mkdtemp(join(tmpdir(), 'imgdesc-bench-scale-')) };
-  const registry = await startRegistry('plain');
+  const registry = await startRegistry('plain', { accessLog: false });
   const points: Point[] = [];
   try {
     console.log(`scale: whole processes; imgdesc = node ${BIN} build`);

@@ -20,7 +20,7 @@ export async function benchStartup(args: string[]): Promise<void> {
   const at = args.indexOf('--runs');
   const runs = at !== -1 ? Number(args[at + 1]) : 15;
   const env: Env = { scratch: await mkdtemp(join(tmpdir(), 'imgdesc-bench-startup-')) };
-  const registry = await startRegistry('plain');
+  const registry = await startRegistry('plain', { accessLog: false });
   try {
     const tiny = [{ name: 'startup-tiny', spec: { seed: 'startup-tiny', platforms: amd64, layers: [{ size: 800_000 }] } }];
     await pushAll(tiny, registry);
