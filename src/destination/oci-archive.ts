@@ -43,6 +43,12 @@ export interface ArchiveOptions {
    * waiting on an output that takes no more bytes (a stalled pipe).
    */
   readonly signal?: AbortSignal;
+  /**
+   * The archive is written at once but appears at its path only once this
+   * settles (a rejection aborts it): a build renders its units first, so a
+   * template that fails leaves no archive behind.
+   */
+  readonly commitAfter?: Promise<unknown>;
 }
 
 export interface FileCopier {
@@ -289,6 +295,8 @@ export class OciArchiveDestination implements ImageDestination {
     this.pack.finalize();
     await this.output;
     await this.settleCopies(true);
+    const { commitAfter, signal } = this.options;
+    if (commitAfter) await (signal ? untilStopped(commitAfter, signal) : commitAfter);
     // No fsync: a build root is not meant to survive a power cut (skopeo
     // writes its oci-archive in place and never syncs it), and waiting for
     // the disk took a third of a warm build's time. The output still keeps a

@@ -35,15 +35,22 @@ async function buildImage(run: BuildRun, p: Pinned, options: BuildOptions, order
   try {
     const fetching = fetchBlobs(run, c, r, options.onEvent);
     // Into a directory, an archive waits for its blobs before it takes a
-    // write slot. A stream takes the archives in turn, and the one whose turn
-    // it is writes each blob as it arrives: a tar written in place then lays
-    // out every archive as soon as its turn comes, and none waits for the
-    // blobs of another.
-    if (!options.output.streaming) await fetching;
-    else fetching.catch(() => undefined); // awaited below; the write fails with it too
-    await order.turn(c.archive);
+    // write slot, and is written at once, under a temporary name until its
+    // turn (the units rendered). A stream takes the archives in turn, and the
+    // one whose turn it is writes each blob as it arrives: a tar written in
+    // place then lays out every archive as soon as its turn comes, and none
+    // waits for the blobs of another.
+    let commitAfter: Promise<void> | undefined;
+    if (!options.output.streaming) {
+      await fetching;
+      commitAfter = order.turn(c.archive);
+      commitAfter.catch(() => undefined); // awaited by the archive's commit
+    } else {
+      fetching.catch(() => undefined); // awaited below; the write fails with it too
+      await order.turn(c.archive);
+    }
     const placed = () => order.done(c.archive);
-    const { result, size } = await writeArchive(run, options.output, c, r, options.mtime, placed).finally(placed);
+    const { result, size } = await writeArchive(run, options.output, c, r, options.mtime, placed, commitAfter).finally(placed);
     const fetched = await fetching;
     const built: BuiltImage = {
       reference: c.reference,
@@ -96,8 +103,9 @@ export async function build(plan: Plan, options: BuildOptions): Promise<BuildRes
   rendering.catch((err: unknown) => run.stop(err));
   // A stream takes the units first and the archives one by one, sorted; a
   // directory takes the units last, so they never point at missing archives.
-  // Either way no archive is written before the units are rendered: a
-  // template that fails leaves nothing.
+  // Either way no archive appears before the units are rendered (into a
+  // directory they are written meanwhile, under temporary names): a template
+  // that fails leaves nothing.
   const unitsFirst = output.streaming ? rendering.then((u) => installRendered(output, u)) : null;
   unitsFirst?.catch((err: unknown) => run.stop(err));
   const order = unitsFirst ? WriteOrder.sorted(plan.containers.map((c) => c.archive), unitsFirst, run.signal) : WriteOrder.after(rendering, run.signal);

@@ -15,13 +15,13 @@ export interface Written {
 }
 
 /** `placed` is called once the archive has its place in the output (at once, or when written): the next may start then. */
-export function writeArchive(run: BuildRun, output: ImageOutput, container: PlannedContainer, r: Resolved, mtime: number, placed: () => void): Promise<Written> {
+export function writeArchive(run: BuildRun, output: ImageOutput, container: PlannedContainer, r: Resolved, mtime: number, placed: () => void, commitAfter?: Promise<unknown>): Promise<Written> {
   const reference = container.reference;
   const fromStore = new StoredSource(r.source, r.image.manifest, run.fetcher, reference);
   return run.writing(async () => {
     const contents = { manifest: manifestToCommit(r.image), config: r.image.parsed.config, layers: r.image.parsed.layers };
     // The archive stops itself on the build's stop signal, also while it waits on a stalled stream output.
-    const options = { reference, mtime, platform: r.platform, copier: run.store.workers, signal: run.signal };
+    const options = { reference, mtime, platform: r.platform, copier: run.store.workers, signal: run.signal, commitAfter };
     const destination = await OciArchiveDestination.open(output, container.archive, options, contents);
     // A tar written in place has laid out this archive's region: the next archive may be written beside it.
     if (destination.placed) placed();
@@ -51,8 +51,9 @@ export class WriteOrder {
   }
 
   /**
-   * Every archive waits for `ready` (the units rendered), in any order: a
-   * template that fails stops the build before any archive is written.
+   * Every archive waits for `ready` (the units rendered), in any order, to
+   * appear at its path (the build writes it meanwhile under a temporary
+   * name): a template that fails stops the build before any archive appears.
    */
   static after(ready: Promise<unknown>, signal: AbortSignal): WriteOrder {
     return new WriteOrder(new Map(), new Map(), ready, signal);

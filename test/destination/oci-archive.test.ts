@@ -194,4 +194,43 @@ describe('OciArchiveDestination', () => {
     await d.abort();
     assert.deepEqual(await listFiles(out), []);
   });
+
+  test('commitAfter: the archive is complete under a temporary name, and appears at its path only once that settles', async (t) => {
+    const dir = await tempDir(t);
+    const out = join(dir, 'out');
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const d = await OciArchiveDestination.open(await RootDirOutput.open(out), '/app_1', { reference: 'registry.example.org/app:1', mtime: 0, commitAfter: gate });
+    await d.putBlob(config.desc, Readable.from([config.bytes]), new AbortController().signal);
+    for (const l of layers) await d.putBlob(l.desc, Readable.from([l.bytes]), new AbortController().signal);
+    const committing = d.commit(manifest, { config: config.desc, layers: layers.map((l) => l.desc) });
+    await new Promise((r) => setTimeout(r, 50));
+    const waiting = await listFiles(out);
+    assert.equal(waiting.length, 1);
+    assert.match(waiting[0]!, /\.imgdesc-tmp-/, 'only a temporary file while the gate is closed');
+    release();
+    await committing;
+    assert.deepEqual(await listFiles(out), ['app_1']);
+    // The same bytes as an archive committed at once.
+    const reference = join(dir, 'reference');
+    await writeArchive(reference, (d2, l) => d2.putBlob(l.desc, Readable.from([l.bytes]), new AbortController().signal));
+    assert.deepEqual(await readFile(join(out, 'app_1')), await readFile(reference));
+  });
+
+  test('commitAfter rejected (the units failed to render) or the build stopped: the commit fails and nothing is left', async (t) => {
+    for (const how of ['rejected', 'stopped'] as const) {
+      const dir = await tempDir(t);
+      const out = join(dir, 'out');
+      const stop = new AbortController();
+      const gate = how === 'rejected' ? Promise.reject(new Error('template failed')) : new Promise<void>(() => {});
+      gate.catch(() => undefined);
+      const d = await OciArchiveDestination.open(await RootDirOutput.open(out), '/app_1', { reference: 'registry.example.org/app:1', mtime: 0, commitAfter: gate, signal: stop.signal });
+      await d.putBlob(config.desc, Readable.from([config.bytes]), stop.signal);
+      const committing = d.commit(manifest, { config: config.desc, layers: [] });
+      if (how === 'stopped') setTimeout(() => stop.abort(new Error('interrupted')), 20);
+      await assert.rejects(committing, how === 'rejected' ? /template failed/ : /interrupted/);
+      await d.abort();
+      assert.deepEqual(await listFiles(out), [], how);
+    }
+  });
 });
