@@ -177,8 +177,16 @@ async function check(ctx: Context, req: Requirement, signatures: ImageSignatures
  * the first requirement that refuses (a "reject" is looked at first: it needs
  * no signature work), ConfigFileError for a key file that cannot be used.
  */
-export async function evaluate(policy: Policy, ref: Reference, manifestDigest: string, signatures: ImageSignatures, signal: AbortSignal): Promise<Acceptance[]> {
-  const { scope, requirements } = requirementsFor(policy, ref);
+export async function evaluate(
+  policy: Policy,
+  ref: Reference,
+  manifestDigest: string,
+  signatures: ImageSignatures,
+  signal: AbortSignal,
+  /** The scope and requirements for `ref`, when the caller looked them up already (to know which signatures to fetch). */
+  applicable = requirementsFor(policy, ref),
+): Promise<Acceptance[]> {
+  const { scope, requirements } = applicable;
   const ctx: Context = { policy, ref, scope, intended: imageIdentity(ref), manifestDigest, signal };
   const rejecting = requirements.find((r) => r.type === 'reject');
   const ordered = rejecting ? [rejecting] : requirements;

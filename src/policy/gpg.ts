@@ -55,6 +55,8 @@ async function run(tool: string, args: string[], options: { input?: Buffer; sign
     reject: false,
     cancelSignal: options.signal,
     encoding: 'buffer',
+    // The signed payload exactly as signed: execa would drop a last newline byte, even of binary output.
+    stripFinalNewline: false,
     maxBuffer: MAX_OUTPUT,
     env: { GNUPGHOME: options.home, LC_ALL: 'C' },
     extendEnv: true,

@@ -36,15 +36,15 @@ export interface VerifyTarget {
 
 export async function verifyImage(trust: TrustConfig | undefined, target: VerifyTarget, signal: AbortSignal): Promise<Verdict> {
   if (!trust || trust.insecure || !trust.policy) return null;
-  const signatures = await signaturesFor(trust, target, signal);
-  return evaluate(trust.policy, target.identity, target.digest, signatures, signal);
+  const applicable = requirementsFor(trust.policy, target.identity);
+  const signatures = await signaturesFor(trust, target, needsSignatures(applicable.requirements), signal);
+  return evaluate(trust.policy, target.identity, target.digest, signatures, signal, applicable);
 }
 
-async function signaturesFor(trust: TrustConfig, target: VerifyTarget, signal: AbortSignal): Promise<ImageSignatures> {
+async function signaturesFor(trust: TrustConfig, target: VerifyTarget, need: ReturnType<typeof needsSignatures>, signal: AbortSignal): Promise<ImageSignatures> {
   const none: ImageSignatures = { simple: [], sigstore: [] };
   // Local stores and archives carry no signatures (containers/image reads none from them either).
   if (!target.served) return none;
-  const need = needsSignatures(requirementsFor(trust.policy!, target.identity).requirements);
   const at = target.served.ref;
   const storage = storageFor(trust.registriesD, at);
   const [simple, sigstore] = await Promise.all([

@@ -44,10 +44,12 @@ export async function makeGpgKey(dir: string, name: string, opts: { fakedTime?: 
 /**
  * The exported public key. On a loaded machine a fresh home's export has
  * come back empty once in a full suite run: asked again, not taken empty.
+ * Binary output is taken whole: execa strips a final newline byte by default,
+ * which cut one key in ~256 short (a signature whose last byte was 0x0a).
  */
 async function exported(home: string, fingerprint: string, extra: string[]): Promise<Buffer> {
   for (let attempt = 1; ; attempt++) {
-    const r = await execa('gpg', ['--batch', ...extra, '--export', fingerprint], { ...gpgEnv(home), encoding: 'buffer' });
+    const r = await execa('gpg', ['--batch', ...extra, '--export', fingerprint], { ...gpgEnv(home), encoding: 'buffer', stripFinalNewline: false });
     const bytes = Buffer.from(r.stdout);
     if (bytes.length > 0) return bytes;
     if (attempt === 5) throw new Error(`gpg --export ${fingerprint} in ${home} gave nothing: ${Buffer.from(r.stderr).toString()}`);
@@ -62,6 +64,7 @@ export async function gpgSign(key: GpgKey, payload: string | Buffer, fakedTime?:
     ...gpgEnv(key.home),
     input: payload,
     encoding: 'buffer',
+    stripFinalNewline: false,
   });
   return Buffer.from(r.stdout);
 }
