@@ -49,8 +49,6 @@ export class BlobFetcher {
   ) {}
 
   ensure(desc: Descriptor, from: ImageSource, ctx: FetchContext): Promise<StoredBlob> {
-    // Hashed once and copied into each archive: the file threads start once that adds up.
-    this.store.workers.expect(desc.size);
     const known = this.inflight.get(desc.digest);
     if (known) {
       // One more archive waits for it.
@@ -61,6 +59,8 @@ export class BlobFetcher {
     let raised = 0;
     const promise = this.store.lookup(desc, this.measure).then(async (found) => {
       if (found) return found;
+      // To be downloaded and hashed: the file threads start once that adds up.
+      this.store.workers.expect(desc.size);
       if (desc.size >= SMALL_BLOB) await untilStopped(this.allKnown, ctx.signal);
       queued = this.limit(() => this.download(desc, from, ctx), priorityOf(desc) + raised);
       return queued.promise;

@@ -11,9 +11,10 @@ const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /**
  * Each suite runs twice: with the threads started (a build that announced
- * many bytes) and without (small jobs then run on the calling thread).
+ * many bytes) and without (small jobs then run on the calling thread, larger
+ * copies on libuv's pool, larger hashes start a thread).
  */
-for (const where of ['on threads', 'on the calling thread'] as const) {
+for (const where of ['on threads', 'without threads (the calling thread, libuv\'s pool)'] as const) {
   const pool = (size: number) => {
     const workers = new FileWorkers(size);
     if (where === 'on threads') workers.expect(Number.MAX_SAFE_INTEGER);
@@ -106,18 +107,19 @@ for (const where of ['on threads', 'on the calling thread'] as const) {
       const fh = await open(target, 'r+');
       const ac = new AbortController();
       try {
-        // One thread takes two jobs at a time: the third waits here.
-        const handed = [0, 1].map((i) => workers.copyInto(join(dir, 'src'), fh.fd, i * MB16, MB16, ac.signal));
-        const queued = workers.copyInto(join(dir, 'src'), fh.fd, 2 * MB16, MB16, ac.signal);
+        // One thread takes two jobs at a time, libuv's pool four: the next waits here.
+        const capacity = where === 'on threads' ? 2 : 4;
+        const handed = Array.from({ length: capacity }, (_, i) => workers.copyInto(join(dir, 'src'), fh.fd, i * MB16, MB16, ac.signal));
+        const queued = workers.copyInto(join(dir, 'src'), fh.fd, capacity * MB16, MB16, ac.signal);
         ac.abort(new Error('stop'));
         await assert.rejects(queued, /stop/);
         // The ones already handed over finish.
-        assert.deepEqual(await Promise.all(handed), [MB16, MB16]);
+        assert.deepEqual(await Promise.all(handed), Array(capacity).fill(MB16));
       } finally {
         await fh.close();
         await workers.close();
       }
-      assert.equal((await readFile(target)).length, 2 * MB16);
+      assert.equal((await readFile(target)).length, (where === 'on threads' ? 2 : 4) * MB16);
     });
   });
 
@@ -165,6 +167,26 @@ describe('FileWorkers: threads start only when the work is worth their boot', ()
     assert.deepEqual(await workers.hash(join(dir, 'small'), 'sha256', data.length), { size: data.length, hex: sha256(data) });
   });
 
+  test('a large copy in a build that started no thread runs on libuv\'s pool and starts none', async (t) => {
+    const dir = await tempDir(t);
+    const data = Buffer.alloc(40 * 1024 * 1024);
+    for (let i = 0; i < data.length; i += 4096) data[i] = (i >> 12) & 0xff;
+    await writeFile(join(dir, 'large'), data);
+    const target = join(dir, 'target');
+    await writeFile(target, Buffer.alloc(0));
+    const workers = new FileWorkers(2);
+    t.after(() => workers.close());
+    const fh = await open(target, 'r+');
+    try {
+      assert.equal(await workers.copyInto(join(dir, 'large'), fh.fd, 512, data.length), data.length);
+    } finally {
+      await fh.close();
+    }
+    assert.equal(workers.threads, 0);
+    const out = await readFile(target);
+    assert.ok(out.subarray(512).equals(data));
+  });
+
   test('a large job starts a thread even in a build that announced little', async (t) => {
     const dir = await tempDir(t);
     const data = Buffer.alloc(6 * 1024 * 1024, 9);
@@ -173,29 +195,5 @@ describe('FileWorkers: threads start only when the work is worth their boot', ()
     t.after(() => workers.close());
     assert.deepEqual(await workers.hash(join(dir, 'large'), 'sha256', data.length), { size: data.length, hex: sha256(data) });
     assert.equal(workers.threads, 1);
-  });
-});
-
-describe('FileWorkers.anticipate: a build as large as its last run starts its threads at once', () => {
-  test('starts every thread for more than a boot is worth, none for less, and counts nothing as expected', async (t) => {
-    const small = new FileWorkers(2);
-    t.after(() => small.close());
-    small.anticipate(1_000_000);
-    assert.equal(small.threads, 0, 'a memo of 1 MB starts no thread');
-
-    const large = new FileWorkers(2);
-    t.after(() => large.close());
-    large.anticipate(400_000_000);
-    assert.equal(large.threads, 2);
-    assert.equal(large.expectedBytes, 0, 'the hint is not the build: the next memo records only what this build expects');
-    large.expect(5);
-    assert.equal(large.expectedBytes, 5);
-  });
-
-  test('a closed pool starts nothing', async () => {
-    const workers = new FileWorkers(2);
-    await workers.close();
-    workers.anticipate(400_000_000);
-    assert.equal(workers.threads, 0);
   });
 });

@@ -20,8 +20,6 @@ import { EXIT } from '../exit-codes.js';
 import type { Io } from '../io.js';
 import { version } from '../version.js';
 import { interruptSignal } from '../interrupt.js';
-import { FileWorkers } from '../../cache/file-workers.js';
-import { readSizeMemo, sizeMemoKey, writeSizeMemo } from '../../cache/size-memo.js';
 import { buildJson, buildText } from '../../report/report.js';
 import { plainProgress, ttyProgress } from '../progress.js';
 
@@ -110,8 +108,6 @@ export interface BuildSetup {
   readonly options: Omit<BuildOptions, 'output' | 'signal' | 'onEvent'>;
   readonly json: boolean;
   readonly quiet: boolean;
-  /** Where this build records the bytes it handed the file threads, for the next one (size-memo.ts). */
-  readonly memo?: { readonly dir: string; readonly key: string };
 }
 
 /** Reads the options build and compile share, the description and its lock; prints the plan's notes. */
@@ -123,24 +119,7 @@ export async function buildSetup(command: string, values: BuildValues, positiona
   const jobs = positiveInt(command, 'jobs', values.jobs, DEFAULT_JOBS);
   if (values['no-cache'] && values['cache-dir']) throw new UsageError(`${command}: --no-cache and --cache-dir exclude each other`);
   const cacheDir = values['no-cache'] ? undefined : (values['cache-dir'] ?? defaultCacheDir(process.env));
-  // Before anything is read: a build as large as its last run boots its file
-  // threads now, beside the parsing and the manifest requests.
-  const memo = cacheDir === undefined ? undefined : { dir: cacheDir, key: sizeMemoKey(sel.description, [sel.arch, ...sel.profiles]) };
-  const workers = new FileWorkers();
-  if (memo) workers.anticipate(readSizeMemo(memo.dir, memo.key));
-  try {
-    return await setupWith(command, sel, values, { registry, mtime, quiet, jobs, cacheDir, workers, memo }, io);
-  } catch (err) {
-    await workers.close();
-    throw err;
-  }
-}
 
-type SetupSoFar = Pick<BuildSetup['options'], 'registry' | 'mtime' | 'jobs' | 'cacheDir'> & { readonly quiet: boolean; readonly workers: FileWorkers; readonly memo: BuildSetup['memo'] };
-
-/** The rest of buildSetup, once the file threads may be booting. */
-async function setupWith(command: string, sel: ReturnType<typeof selectionFrom>, values: BuildValues, so: SetupSoFar, io: Io): Promise<BuildSetup> {
-  const { registry, mtime, quiet, jobs, cacheDir, workers, memo } = so;
   const description = await loadDescription(sel.description);
   const plan = makePlan(description, { profiles: sel.profiles, arch: sel.arch });
   const offline = Boolean(values.offline);
@@ -153,9 +132,7 @@ async function setupWith(command: string, sel: ReturnType<typeof selectionFrom>,
     plan,
     json: sel.json,
     quiet,
-    memo,
     options: {
-      workers,
       sources: { ...sources, containerDir: containerDirFor(values['container-dir']), offline },
       registry,
       registriesConf,
@@ -194,10 +171,7 @@ export async function runBuild(setup: BuildSetup, output: ImageOutput, io: Io): 
   const progress = setup.quiet ? null : io.errTty ? ttyProgress(io.errTty) : plainProgress((l) => io.err(l));
   const interrupt = interruptSignal();
   try {
-    const result = await build(setup.plan, { ...setup.options, output, signal: interrupt.signal, onEvent: progress ? (e: BuildEvent) => progress.onEvent(e) : undefined });
-    const { memo, options } = setup;
-    if (memo && options.workers) await writeSizeMemo(memo.dir, memo.key, options.workers.expectedBytes);
-    return result;
+    return await build(setup.plan, { ...setup.options, output, signal: interrupt.signal, onEvent: progress ? (e: BuildEvent) => progress.onEvent(e) : undefined });
   } finally {
     progress?.stop();
     interrupt.dispose();
