@@ -3,9 +3,10 @@
 //
 // Plain JavaScript run with `eval`: a separate module file would have to be
 // found both in dist/ and, under tsx, in src/ as TypeScript, which workers
-// cannot load on Node 20. JOBS_SOURCE defines the jobs (hash, copy) and
-// nothing else, so that small jobs can run the very same code on the calling
-// thread (FileWorkers.inline).
+// cannot load on Node 20. JOBS_SOURCE defines the jobs (hash, copy) and the
+// page-aligned buffers they read into, and nothing else, so that small jobs
+// can run the very same code on the calling thread (FileWorkers.inline), and
+// copies on libuv's pool read into the same kind of buffer.
 export const JOBS_SOURCE = `
 const { openSync, readSync, writeSync, closeSync } = require('node:fs');
 // One reused buffer: fresh ones would pile up as garbage until the thread's

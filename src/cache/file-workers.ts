@@ -63,11 +63,6 @@ const INLINE_BUDGET = 24 * 1024 * 1024;
 const POOL_LANES = 4;
 const POOL_BUFFER = 1 << 20;
 
-/** A page-aligned buffer (see alignedBuffer in file-worker-source.ts: the kernel copies into it ~4× faster). */
-function poolBuffer(): Buffer {
-  return Buffer.from(new WebAssembly.Memory({ initial: POOL_BUFFER / 65536 }).buffer);
-}
-
 function writeAt(fd: number, buffer: Buffer, offset: number, length: number, position: number): Promise<number> {
   return new Promise((resolve, reject) => write(fd, buffer, offset, length, position, (err, n) => (err ? reject(err) : resolve(n))));
 }
@@ -91,12 +86,12 @@ async function poolCopy(job: Extract<Job, { kind: 'copy' }>, buffer: Buffer): Pr
   return { size };
 }
 
-type Jobs = { hash(job: Job): Promise<Done>; copy(job: Job): Done };
+type Jobs = { hash(job: Job): Promise<Done>; copy(job: Job): Done; alignedBuffer(size: number): Buffer };
 let inlineJobs: Jobs | null = null;
 
 /** The threads' own job code, compiled once on this thread. */
 function jobsHere(): Jobs {
-  inlineJobs ??= new Function('require', `${JOBS_SOURCE}\nreturn { hash, copy };`)(createRequire(import.meta.url)) as Jobs;
+  inlineJobs ??= new Function('require', `${JOBS_SOURCE}\nreturn { hash, copy, alignedBuffer };`)(createRequire(import.meta.url)) as Jobs;
   return inlineJobs;
 }
 
@@ -184,7 +179,8 @@ export class FileWorkers {
   private async onPool(job: Extract<Job, { kind: 'copy' }>, signal?: AbortSignal): Promise<Done> {
     if (this.poolLanes >= POOL_LANES) await new Promise<void>((resolve) => this.poolWaiting.push(resolve));
     this.poolLanes++;
-    const buffer = this.poolBuffers.pop() ?? poolBuffer();
+    // Page-aligned, as the threads' own (the kernel copies into such a buffer ~4× faster).
+    const buffer = this.poolBuffers.pop() ?? jobsHere().alignedBuffer(POOL_BUFFER);
     try {
       // Dropped if the build stopped while it waited; once started it runs to its end, as on a thread.
       signal?.throwIfAborted();
