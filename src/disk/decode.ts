@@ -13,6 +13,7 @@ import { PassThrough, Writable, type Duplex } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { UsageError } from '../errors.js';
+import type { DigestCheck } from '../oci/digest.js';
 import { detectCompression, MAGIC_BYTES, type Compression } from './compression.js';
 
 /** The compressed data is not what its magic bytes promised (a truncated or corrupt file). */
@@ -160,16 +161,28 @@ export class DiskSink extends Writable {
   /** Opening the file and starting the decoder; a destroy waits for it, so that nothing starts after the end. */
   private starting: Promise<void> | null = null;
 
+  /**
+   * `check`, when given, sees every byte before it is written and fails the
+   * sink on a size or digest mismatch: the stored bytes are the blob itself
+   * (a titled layer), so no stage of its own is needed for it.
+   */
   constructor(
     private readonly openFile: () => Promise<FileHandle>,
     private readonly decompress: boolean,
     private readonly signal: AbortSignal,
+    private readonly check?: DigestCheck,
   ) {
     super({ highWaterMark: 1024 * 1024 });
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
-    this.take(chunk).then(() => done(), done);
+    const bad = this.check?.update(chunk);
+    if (bad) return done(bad);
+    // Once the decoder runs, a chunk goes straight on, with no promise per chunk (~4,000 of them on a
+    // 268 MB blob); only a full queue makes the write wait.
+    const waiting = this.decoder ? this.forward(chunk) : this.take(chunk);
+    if (waiting) waiting.then(() => done(), done);
+    else done();
   }
 
   private async take(chunk: Buffer): Promise<void> {
@@ -179,7 +192,7 @@ export class DiskSink extends Writable {
       if (this.headSize < MAGIC_BYTES) return;
       chunk = await this.start();
     }
-    if (chunk.length) await this.forward(chunk);
+    await this.forward(chunk);
   }
 
   /** Decides the compression from the bytes so far and starts the decoder; returns those bytes. */
@@ -197,19 +210,23 @@ export class DiskSink extends Writable {
     return head;
   }
 
-  private async forward(chunk: Buffer): Promise<void> {
+  /** Hands bytes to the decoder; a promise only when its queue is full and the write must wait. */
+  private forward(chunk: Buffer): Promise<unknown> | undefined {
+    if (!chunk.length) return undefined;
     const { input, done } = this.decoder!;
     input.write(chunk);
     // A tool's stdin says "full" (16 KiB) at every network chunk; waiting for each drain left the tool idle
     // while the next chunk was read. Up to QUEUED bytes wait in its queue instead, so both keep working.
-    if (input.writableLength > QUEUED) await Promise.race([once(input, 'drain'), done]);
+    return input.writableLength > QUEUED ? Promise.race([once(input, 'drain'), done]) : undefined;
   }
 
   override _final(done: (err?: Error | null) => void): void {
     (async () => {
+      const bad = this.check?.finish();
+      if (bad) throw bad;
       if (!this.decoder) {
         const head = await this.start();
-        if (head.length) await this.forward(head);
+        await this.forward(head);
       }
       this.decoder!.input.end();
       await this.decoder!.done;

@@ -8,7 +8,7 @@ import { stat } from 'node:fs/promises';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OutputError, SourceError } from '../errors.js';
-import { DigestMismatchError, VerifyingStream } from '../oci/digest.js';
+import { DigestCheck, DigestMismatchError, VerifyingStream } from '../oci/digest.js';
 import { ManifestFormatError, parseManifest, type Descriptor, type ImageManifest } from '../oci/manifest.js';
 import { formatPlatform } from '../oci/platform.js';
 import type { RegistryResolver } from '../registry/resolver.js';
@@ -148,9 +148,9 @@ async function pullWith(opts: PullOptions): Promise<PullResult> {
     try {
       const blob = await source.getBlob(layer, opts.signal);
       opts.progress?.started({ name: pick.title ?? reference, total: layer.size, temp: output.temp });
-      const verify = new VerifyingStream(layer, { sizeOnly: source.blobsVerified === true, highWaterMark: FLOW });
-      const stages = opts.progress ? [blob, counter(opts.progress.downloaded), verify] : [blob, verify];
-      const written = pick.title !== null ? await writeTitled(stages, pick.title, layer, output, opts) : await writeFromLayer(stages, layer, output, opts);
+      const check = new DigestCheck(layer, source.blobsVerified === true);
+      const stages = opts.progress ? [blob, counter(opts.progress.downloaded)] : [blob];
+      const written = pick.title !== null ? await writeTitled(stages, check, pick.title, output, opts) : await writeFromLayer(stages, check, layer, output, opts);
       const file = await output.commit(written.name);
       return {
         reference,
@@ -188,17 +188,17 @@ type Stages = ReadonlyArray<Readable | Transform>;
 
 const sizeOf = async (output: DiskOutput) => (await stat(output.temp)).size;
 
-/** A titled layer: the blob is the (maybe compressed) disk itself. */
-async function writeTitled(stages: Stages, title: string, layer: Descriptor, output: DiskOutput, opts: PullOptions): Promise<Written> {
-  const sink = new DiskSink(() => output.openTemp(), opts.decompress, opts.signal);
+/** A titled layer: the blob is the (maybe compressed) disk itself, checked by the sink as it writes. */
+async function writeTitled(stages: Stages, check: DigestCheck, title: string, output: DiskOutput, opts: PullOptions): Promise<Written> {
+  const sink = new DiskSink(() => output.openTemp(), opts.decompress, opts.signal, check);
   await pipeline([...stages, sink], { signal: opts.signal });
   const compression = sink.compression ?? 'none';
   const name = checkedTitle(decompressedName(title, compression), opts.ref.display);
-  return { name, title, size: layer.size, bytes: await sizeOf(output), compression };
+  return { name, title, size: check.expected.size, bytes: await sizeOf(output), compression };
 }
 
-/** An image layer: the disk is a file in its tar, found as the tar streams past. */
-async function writeFromLayer(stages: Stages, layer: Descriptor, output: DiskOutput, opts: PullOptions): Promise<Written> {
+/** An image layer: the disk is a file in its tar, found as the tar streams past; the blob is checked before the tar is read. */
+async function writeFromLayer(stages: Stages, check: DigestCheck, layer: Descriptor, output: DiskOutput, opts: PullOptions): Promise<Written> {
   let sink: DiskSink | null = null;
   // tar-stream loads only for the formats that need it.
   const { layerPicker } = await import('./tar-entry.js');
@@ -207,7 +207,7 @@ async function writeFromLayer(stages: Stages, layer: Descriptor, output: DiskOut
     reference: opts.ref.display,
     newSink: () => (sink = new DiskSink(() => output.openTemp(), opts.decompress, opts.signal)),
   });
-  await pipeline([...stages, await layerDecoder(layer.mediaType), picker.sink], { signal: opts.signal });
+  await pipeline([...stages, new VerifyingStream(check, { highWaterMark: FLOW }), await layerDecoder(layer.mediaType), picker.sink], { signal: opts.signal });
   const entry = picker.picked();
   const compression = (sink as DiskSink | null)?.compression ?? 'none';
   const base = entry.path.slice(entry.path.lastIndexOf('/') + 1);

@@ -9,6 +9,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, test } from 'node:test';
 import { DecompressError, DiskSink, SparseFileWriter, xzThreads } from '../../src/disk/decode.js';
+import { DigestCheck, DigestMismatchError, digestOf } from '../../src/oci/digest.js';
 import { diskBytes } from '../helpers/disk-artifacts.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -76,6 +77,33 @@ describe('DiskSink', () => {
       const sink = new DiskSink(() => open(join(dir, kind), 'w'), true, never);
       await assert.rejects(pipeline(pieces(bad), sink), (e: unknown) => e instanceof DecompressError && e.compression === kind);
     }
+  });
+
+  test('given the blob\'s DigestCheck: the same bytes pass; a changed byte, a short blob or a long one fail the sink', async (t) => {
+    const dir = await tempDir(t);
+    const zst = pack('zstd');
+    const expected = { digest: digestOf(zst), size: zst.length };
+    const good = new DiskSink(() => open(join(dir, 'good'), 'w'), true, never, new DigestCheck(expected));
+    await pipeline(pieces(zst), good);
+    assert.ok((await readFile(join(dir, 'good'))).equals(disk));
+    const changed = Buffer.from(zst);
+    changed[changed.length - 100] = changed[changed.length - 100]! ^ 1;
+    const cases: Array<[string, Buffer, RegExp]> = [
+      ['changed', changed, /digest mismatch/],
+      ['short', zst.subarray(0, zst.length - 1), /size mismatch: expected \d+ bytes .*got \d+$/],
+      ['long', Buffer.concat([zst, Buffer.from('x')]), /or more$/],
+    ];
+    for (const [name, bytes, message] of cases) {
+      const sink = new DiskSink(() => open(join(dir, name), 'w'), true, never, new DigestCheck(expected));
+      await assert.rejects(pipeline(pieces(bytes), sink), (e: unknown) => e instanceof DigestMismatchError && message.test(e.message), name);
+    }
+    // The long blob fails as its extra byte arrives, before the end: a too-long download stops there.
+    const early = new DiskSink(() => open(join(dir, 'early'), 'w'), true, never, new DigestCheck({ digest: expected.digest, size: 10 }));
+    early.on('error', () => undefined);
+    early.write(zst.subarray(0, 5));
+    const failed = new Promise((r) => early.once('error', r));
+    early.write(zst.subarray(5, 20));
+    assert.match(String(await failed), /size mismatch: expected 10 bytes .* got 20 or more/);
   });
 
   test('destroyed while its decoder starts: the decoder is not left running', async (t) => {
