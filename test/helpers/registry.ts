@@ -46,6 +46,8 @@ export interface TestRegistry {
   skopeoSrcFlags(): string[];
   /** Path of the blob's data file in the registry storage. */
   blobDataPath(digest: string): string;
+  /** CPU seconds (user + system) the registry process has used so far, from /proc: what serving a run cost it. */
+  cpuSeconds(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -227,6 +229,12 @@ export async function startRegistry(shape: RegistryShape = 'plain', options: { p
     blobDataPath(digest: string) {
       const hex = digest.slice('sha256:'.length);
       return join(storage, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');
+    },
+    async cpuSeconds() {
+      // Fields 14 and 15 of /proc/PID/stat, in clock ticks (100 per second on Linux); the name in
+      // field 2 has no spaces here ("docker-registry"), so splitting on spaces counts right.
+      const fields = (await readFile(`/proc/${child.pid}/stat`, 'utf8')).split(' ');
+      return (Number(fields[13]) + Number(fields[14])) / 100;
     },
     async stop() {
       process.removeListener('exit', killOnExit);
