@@ -72,7 +72,8 @@ export class DigestMismatchError extends Error {
  * With `sizeOnly`, for bytes whose digest is checked elsewhere (by a source
  * that verified them before, or on the complete file afterwards), only the
  * size is checked. A sink that takes the bytes anyway (a disk being written)
- * calls it directly: a stream stage of its own cost ~10 µs per network chunk.
+ * calls it directly: a stream stage of its own, with the promise per chunk
+ * the sink had then, cost ~3% of a 1 GiB zstd pull (paired, 8 runs).
  */
 export class DigestCheck {
   private readonly hash: Hash | null;
