@@ -112,7 +112,12 @@ function copy({ file, fd, position, length }) {
       const n = readSync(from, buffer, 0, buffer.length, null);
       if (n === 0) break;
       const keep = Math.min(n, length - size);
-      for (let done = 0; done < keep; ) done += writeSync(fd, buffer, done, keep - done, position + size + done);
+      for (let done = 0; done < keep; ) {
+        const w = writeSync(fd, buffer, done, keep - done, position + size + done);
+        // As writeAllAt (util/write-at.ts), the pool's twin of this loop: no progress fails, not loops.
+        if (w === 0) throw new Error('the file system took no bytes');
+        done += w;
+      }
       size += n;
       if (size > length) break;
     }

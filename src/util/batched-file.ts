@@ -4,8 +4,9 @@
 // download, each costing a hand-off and a wake-up on top of the write. Here
 // chunks are gathered (no copy) and written with one writev per batch.
 
-import { closeSync, openSync, writev } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { Writable } from 'node:stream';
+import { writeAllAt } from './write-at.js';
 
 /** Bytes gathered before they are written. */
 const BATCH = 1 << 20;
@@ -62,31 +63,11 @@ export class BatchedFileWriter extends Writable {
   }
 
   private async flush(): Promise<void> {
-    let buffers = this.batch;
+    const buffers = this.batch;
+    const size = this.batched;
     this.batch = [];
     this.batched = 0;
-    while (buffers.length > 0) {
-      const n = await writeAt(this.fd!, buffers, this.position);
-      this.position += n;
-      buffers = rest(buffers, n);
-    }
+    await writeAllAt(this.fd!, buffers, this.position);
+    this.position += size;
   }
-}
-
-function writeAt(fd: number, buffers: Buffer[], position: number): Promise<number> {
-  return new Promise((resolve, reject) => writev(fd, buffers, position, (err, n) => (err ? reject(err) : resolve(n))));
-}
-
-/** What a short write left of `buffers`. */
-function rest(buffers: Buffer[], written: number): Buffer[] {
-  const left: Buffer[] = [];
-  for (const b of buffers) {
-    if (written >= b.length) {
-      written -= b.length;
-      continue;
-    }
-    left.push(written > 0 ? b.subarray(written) : b);
-    written = 0;
-  }
-  return left;
 }
