@@ -26,13 +26,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { startRegistry } from '../test/helpers/registry.js';
+import { startRegistry, type TestRegistry } from '../test/helpers/registry.js';
 import { makeImage, pushImage, type ImageSpec, type PushTarget } from '../test/helpers/test-images.js';
 import { startWanRegistry } from './wan.js';
 
 const exec = promisify(execFile);
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 export const BIN = join(REPO, 'dist/bundle/bin.js');
+
+/** The registry every LAN benchmark runs against: plain http on 127.0.0.1, and no line logged per request. */
+export const benchRegistry = (): Promise<TestRegistry> => startRegistry('plain', { accessLog: false });
 /** Generated layouts are deterministic, so they are kept here between runs, keyed by their spec. */
 export const LAYOUTS = '/var/tmp/imgdesc-bench';
 const MB = 1_000_000;
@@ -246,7 +249,7 @@ const describeSet = (images: BenchImage[], p: Pushed) =>
   `${images.length} images, ${(p.distinct / MB).toFixed(0)} MB of distinct layers, ${(p.perImage / MB).toFixed(0)} MB fetched image by image`;
 
 async function lan(env: Env, images: BenchImage[], runs: number, title = 'LAN'): Promise<void> {
-  const registry = await startRegistry('plain', { accessLog: false });
+  const registry = await benchRegistry();
   try {
     const pushed = await pushAll(images, registry);
     const desc = await writeDescription(join(env.scratch, 'lan.xml'), registry.host, images);
@@ -281,7 +284,7 @@ async function lan(env: Env, images: BenchImage[], runs: number, title = 'LAN'):
  * with a fresh cache.
  */
 async function overlayVsRoot(env: Env, images: BenchImage[], runs: number): Promise<void> {
-  const registry = await startRegistry('plain', { accessLog: false });
+  const registry = await benchRegistry();
   try {
     const pushed = await pushAll(images, registry);
     const desc = await writeDescription(join(env.scratch, 'overlay.xml'), registry.host, images);
@@ -350,7 +353,7 @@ async function wan(env: Env, images: BenchImage[], runs: number): Promise<void> 
 }
 
 async function rss(env: Env, images: BenchImage[]): Promise<void> {
-  const registry = await startRegistry('plain', { accessLog: false });
+  const registry = await benchRegistry();
   try {
     const pushed = await pushAll(images, registry);
     const desc = await writeDescription(join(env.scratch, 'rss.xml'), registry.host, images);

@@ -22,14 +22,11 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { startRegistry, type TestRegistry } from '../test/helpers/registry.js';
-import { settle, timed } from './build.js';
+import type { TestRegistry } from '../test/helpers/registry.js';
+import { benchRegistry, BIN, median, settle, timed } from './build.js';
 
 const exec = promisify(execFile);
-const REPO = fileURLToPath(new URL('..', import.meta.url));
-const BIN = join(REPO, 'dist/bundle/bin.js');
 const CACHE = '/var/tmp/imgdesc-bench';
 const MiB = 1024 * 1024;
 const MB = 1_000_000;
@@ -143,12 +140,6 @@ async function sameBytes(a: string, b: string): Promise<void> {
   await exec('cmp', [a, b]);
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-
 function option(args: string[], name: string): number | undefined {
   const i = args.indexOf(name);
   if (i === -1) return undefined;
@@ -162,7 +153,7 @@ export async function benchPull(args: string[]): Promise<void> {
   const mib = option(args, '--size') ?? (quick ? 64 : 1024);
   const runs = option(args, '--runs') ?? (quick ? 1 : 5);
   const scratch = await mkdtemp(join(tmpdir(), 'imgdesc-bench-pull-'));
-  const registry = await startRegistry('plain', { accessLog: false });
+  const registry = await benchRegistry();
   try {
     const { raw, files } = await artifacts(mib);
     const loadBefore = await load();

@@ -13,8 +13,8 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startRegistry, type TestRegistry } from '../test/helpers/registry.js';
-import { amd64, BIN, imgdescBuild, kiwiSerial, LAYOUTS, pushAll, seconds, writeDescription, type BenchImage, type Env, type Run } from './build.js';
+import type { TestRegistry } from '../test/helpers/registry.js';
+import { amd64, benchRegistry, BIN, imgdescBuild, kiwiSerial, LAYOUTS, median, pushAll, seconds, writeDescription, type BenchImage, type Env, type Run } from './build.js';
 
 const MB = 1_000_000;
 const COUNTS = [1, 5, 20, 100];
@@ -41,8 +41,6 @@ async function withRegistryCpu(registry: TestRegistry, run: () => Promise<Run>):
   const r = await run();
   return { ...r, registryCpu: (await registry.cpuSeconds()) - before };
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 function images(label: string, bytes: number, n: number): BenchImage[] {
   const tag = label.replace(/\W/g, '').toLowerCase();
@@ -73,7 +71,7 @@ function printPoints(points: Point[], runs: number): void {
     return [p.size, String(p.n), `${p.skopeo.toFixed(2)} s`, `${p.cold.toFixed(2)} s`, `${cold.toFixed(2)}×`, `${p.warm.toFixed(2)} s`, `${(p.warm / p.skopeo).toFixed(2)}×`, registry, target === undefined ? '' : `cold ≤ ${target}×  ${cold <= target ? 'met' : 'MISSED'}`];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (c: string[]) => `  ${c.map((x, i) => (i === 0 || i === 8 ? x.padEnd(widths[i]!) : x.padStart(widths[i]!))).join('  ').trimEnd()}`;
+  const line = (c: string[]) => `  ${c.map((x, i) => (i === 0 || i === head.length - 1 ? x.padEnd(widths[i]!) : x.padStart(widths[i]!))).join('  ').trimEnd()}`;
   console.log(line(head));
   console.log(line(widths.map((w) => '-'.repeat(w))));
   for (const r of rows) console.log(line(r));
@@ -122,7 +120,7 @@ export async function benchScale(args: string[]): Promise<void> {
   const counts = quick ? [1, 5] : COUNTS;
   await mkdir(LAYOUTS, { recursive: true });
   const env: Env = { scratch: await mkdtemp(join(tmpdir(), 'imgdesc-bench-scale-')) };
-  const registry = await startRegistry('plain', { accessLog: false });
+  const registry = await benchRegistry();
   const points: Point[] = [];
   try {
     console.log(`scale: whole processes; imgdesc = node ${BIN} build`);

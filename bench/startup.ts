@@ -11,8 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startRegistry } from '../test/helpers/registry.js';
-import { amd64, BIN, imgdescBuild, pushAll, seconds, timed, writeDescription, type Env, type Run } from './build.js';
+import { amd64, benchRegistry, BIN, imgdescBuild, pushAll, seconds, timed, writeDescription, type Env, type Run } from './build.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 
@@ -20,7 +19,7 @@ export async function benchStartup(args: string[]): Promise<void> {
   const at = args.indexOf('--runs');
   const runs = at !== -1 ? Number(args[at + 1]) : 15;
   const env: Env = { scratch: await mkdtemp(join(tmpdir(), 'imgdesc-bench-startup-')) };
-  const registry = await startRegistry('plain', { accessLog: false });
+  const registry = await benchRegistry();
   try {
     const tiny = [{ name: 'startup-tiny', spec: { seed: 'startup-tiny', platforms: amd64, layers: [{ size: 800_000 }] } }];
     await pushAll(tiny, registry);
