@@ -106,9 +106,9 @@ for (const where of ['on threads', 'without threads (the calling thread, libuv\'
       const workers = pool(1);
       const fh = await open(target, 'r+');
       const ac = new AbortController();
+      // One thread takes two jobs at a time, libuv's pool four: the next waits here.
+      const capacity = where === 'on threads' ? 2 : 4;
       try {
-        // One thread takes two jobs at a time, libuv's pool four: the next waits here.
-        const capacity = where === 'on threads' ? 2 : 4;
         const handed = Array.from({ length: capacity }, (_, i) => workers.copyInto(join(dir, 'src'), fh.fd, i * MB16, MB16, ac.signal));
         const queued = workers.copyInto(join(dir, 'src'), fh.fd, capacity * MB16, MB16, ac.signal);
         ac.abort(new Error('stop'));
@@ -119,7 +119,7 @@ for (const where of ['on threads', 'without threads (the calling thread, libuv\'
         await fh.close();
         await workers.close();
       }
-      assert.equal((await readFile(target)).length, (where === 'on threads' ? 2 : 4) * MB16);
+      assert.equal((await readFile(target)).length, capacity * MB16);
     });
   });
 
